@@ -1,0 +1,3 @@
+export * from './checkpoint';
+export * from './errors';
+export * from './event-store.port';
