@@ -1,0 +1,13 @@
+export { isConnectionError } from './connection-errors';
+export { startEmbeddedPostgres } from './embedded-postgres';
+export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres';
+export {
+  InvalidMigrationsError,
+  MigrationChecksumMismatchError,
+  MigrationError,
+  migrationChecksum,
+  runMigrations,
+} from './migrations';
+export type { Migration, MigrationErrorCode, MigrationReport, MigrationSet } from './migrations';
+export { createPool } from './pool';
+export type { CreatePoolOptions } from './pool';

@@ -1,0 +1,2 @@
+export { testDatabaseTargets } from './test-database-targets';
+export type { TestDatabase, TestDatabaseTarget } from './test-database-targets';
