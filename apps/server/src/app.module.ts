@@ -1,0 +1,50 @@
+import { type DynamicModule, Module, type Provider, type Type } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import type { Logger } from 'pino';
+import { ApiKeyStore } from './auth/api-keys';
+import { CollectorModule } from './collector/collector.module';
+import { ErrorFilter } from './common/error.filter';
+import { LOGGER } from './common/logger';
+import { HealthController } from './health/health.controller';
+import type { Runtime } from './platform/runtime';
+import { CONFIG, DATABASE_POOL, EVENT_STORE, PUBLISHER, RUNTIME, TRANSPORT } from './platform/tokens';
+import { ProjectorModule } from './projector/projector.module';
+import { QueryModule } from './query/query.module';
+import { RecorderModule } from './recorder/recorder.module';
+
+/** Shared runtime parts, visible to every role's module. */
+@Module({})
+class RuntimeModule {
+  static forRuntime(runtime: Runtime, logger: Logger): DynamicModule {
+    const providers: Provider[] = [
+      { provide: RUNTIME, useValue: runtime },
+      { provide: CONFIG, useValue: runtime.config },
+      { provide: DATABASE_POOL, useValue: runtime.pool },
+      { provide: EVENT_STORE, useValue: runtime.eventStore },
+      { provide: TRANSPORT, useValue: runtime.transport },
+      { provide: PUBLISHER, useValue: runtime.transport.publisher() },
+      { provide: LOGGER, useValue: logger },
+      { provide: ApiKeyStore, useValue: new ApiKeyStore(runtime.pool) },
+    ];
+    return { module: RuntimeModule, global: true, providers, exports: providers };
+  }
+}
+
+/** One application; the configured roles decide which modules it runs. */
+@Module({})
+export class AppModule {
+  static forRuntime(runtime: Runtime, logger: Logger): DynamicModule {
+    const roles = runtime.config.roles;
+    const roleModules: Type[] = [];
+    if (roles.has('collector')) roleModules.push(CollectorModule);
+    if (roles.has('recorder')) roleModules.push(RecorderModule);
+    if (roles.has('projector')) roleModules.push(ProjectorModule);
+    if (roles.has('query')) roleModules.push(QueryModule);
+    return {
+      module: AppModule,
+      imports: [RuntimeModule.forRuntime(runtime, logger), ...roleModules],
+      controllers: [HealthController],
+      providers: [{ provide: APP_FILTER, useClass: ErrorFilter }],
+    };
+  }
+}

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { encodeEnvelope, encodeEventData, validateEventData } from '@touchline/contracts';
+import { channelTopic, type MessagePublisher, type OutboundMessage } from '@touchline/messaging';
+import type { ApiKeyPrincipal } from '../auth/api-keys';
+import { deadLetterMessage, newDeadLetter } from '../dead-letters/dead-letter';
+import { type MappedEvent, mapSegmentCall } from './segment/segment-calls';
+import { type BatchDefaults, deriveEventId, type FieldError } from './segment/segment-message';
+
+/** Segment's limits: a message over 32 KB or a batch over 500 KB is refused. */
+export const MAX_MESSAGE_BYTES = 32 * 1024;
+export const MAX_BATCH_BYTES = 500 * 1024;
+export const MAX_BATCH_MESSAGES = 2_500;
+
+export interface ItemResult {
+  readonly index: number;
+  readonly messageId: string | null;
+  readonly status: 'accepted' | 'rejected';
+  readonly errors?: readonly FieldError[];
+}
+
+export interface IngestRequest {
+  readonly principal: ApiKeyPrincipal & { readonly sourceId: string };
+  readonly endpoint: string;
+  readonly receivedAt: Date;
+  readonly messages: readonly unknown[];
+  /** `track` for /v1/track; null in a batch, where each message names its type. */
+  readonly impliedType: string | null;
+  readonly defaults: BatchDefaults;
+  readonly correlationId: string;
+}
+
+/**
+ * Validates Segment calls, encodes the good ones as Avro envelopes onto their channel's topic and
+ * the bad ones as dead letters, in one publish: when it resolves, every accepted event is durable
+ * and every rejected one is kept with its reason.
+ */
+export class CollectorService {
+  constructor(private readonly publisher: MessagePublisher) {}
+
+  async ingest(request: IngestRequest): Promise<ItemResult[]> {
+    const outbound: OutboundMessage[] = [];
+    const results: ItemResult[] = [];
+    const sourceId = request.principal.sourceId;
+    request.messages.forEach((message, index) => {
+      const rejected = (errors: readonly FieldError[]): void => {
+        results.push({ index, messageId: messageIdOf(message), status: 'rejected', errors });
+        outbound.push(
+          deadLetterMessage(
+            newDeadLetter({
+              receivedAt: request.receivedAt,
+              sourceId,
+              endpoint: request.endpoint,
+              reasonCode: 'INVALID_EVENT',
+              reason: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+              details: { errors },
+              raw: safeStringify(message),
+            }),
+          ),
+        );
+      };
+      const size = Buffer.byteLength(safeStringify(message), 'utf8');
+      if (size > MAX_MESSAGE_BYTES) {
+        rejected([{ field: '(message)', rule: 'max-size', message: `a message must be at most ${MAX_MESSAGE_BYTES} bytes (got ${size})` }]);
+        return;
+      }
+      const mapped = mapSegmentCall(message, request.impliedType, {
+        receivedAt: request.receivedAt,
+        defaults: request.defaults,
+        newMessageId: randomUUID,
+      });
+      if (!mapped.ok) {
+        rejected(mapped.errors);
+        return;
+      }
+      const valid = validateEventData(mapped.value.type, mapped.value.schemaVersion, mapped.value.data);
+      if (!valid.ok) {
+        rejected(valid.errors.map((e) => ({ field: e.path, rule: e.rule, message: e.message })));
+        return;
+      }
+      outbound.push(this.envelopeMessage(mapped.value, request, sourceId));
+      results.push({ index, messageId: mapped.value.messageId, status: 'accepted' });
+    });
+    if (outbound.length > 0) await this.publisher.publish(outbound);
+    return results;
+  }
+
+  private envelopeMessage(event: MappedEvent, request: IngestRequest, sourceId: string): OutboundMessage {
+    const envelope = {
+      eventId: deriveEventId(sourceId, event.messageId),
+      type: event.type,
+      schemaVersion: event.schemaVersion,
+      channel: event.channel,
+      streamId: event.streamId,
+      occurredAt: event.occurredAt,
+      receivedAt: request.receivedAt,
+      sourceId,
+      correlationId: request.correlationId,
+      data: encodeEventData(event.type, event.schemaVersion, event.data),
+    };
+    return {
+      topic: channelTopic(event.channel),
+      key: event.streamId,
+      value: encodeEnvelope(envelope),
+      headers: { 'content-type': 'application/avro', 'touchline-event-type': `${event.type}.v${event.schemaVersion}` },
+    };
+  }
+}
+
+function messageIdOf(message: unknown): string | null {
+  if (typeof message === 'object' && message !== null && 'messageId' in message) {
+    const id = (message as { messageId: unknown }).messageId;
+    return typeof id === 'string' ? id.slice(0, 512) : null;
+  }
+  return null;
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch {
+    return String(value);
+  }
+}

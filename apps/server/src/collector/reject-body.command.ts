@@ -1,0 +1,28 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, type ICommand, type ICommandHandler } from '@nestjs/cqrs';
+import type { MessagePublisher } from '@touchline/messaging';
+import { deadLetterMessage, newDeadLetter } from '../dead-letters/dead-letter';
+import { PUBLISHER } from '../platform/tokens';
+
+/** A whole request body refused (not JSON, too large, wrong shape): kept raw with the reason. */
+export class RejectBodyCommand implements ICommand {
+  constructor(
+    readonly rejection: {
+      readonly sourceId: string;
+      readonly endpoint: string;
+      readonly receivedAt: Date;
+      readonly reasonCode: string;
+      readonly reason: string;
+      readonly raw: Buffer;
+    },
+  ) {}
+}
+
+@CommandHandler(RejectBodyCommand)
+export class RejectBodyHandler implements ICommandHandler<RejectBodyCommand, void> {
+  constructor(@Inject(PUBLISHER) private readonly publisher: MessagePublisher) {}
+
+  async execute({ rejection }: RejectBodyCommand): Promise<void> {
+    await this.publisher.publish([deadLetterMessage(newDeadLetter(rejection))]);
+  }
+}

@@ -1,0 +1,101 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+export const ROLES = ['collector', 'recorder', 'projector', 'query'] as const;
+export type Role = (typeof ROLES)[number];
+
+const rolesSchema = z
+  .string()
+  .default(ROLES.join(','))
+  .transform((value) => value.split(',').map((role) => role.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(ROLES)).min(1, 'name at least one role'));
+
+const urlSchema = (protocols: readonly string[]) =>
+  z
+    .string()
+    .url()
+    .refine((value) => protocols.some((p) => value.startsWith(`${p}://`)), {
+      message: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
+    });
+
+const brokersSchema = z
+  .string()
+  .transform((value) => value.split(',').map((broker) => broker.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'each broker must be host:port'))
+      .min(1, 'name at least one broker as host:port'),
+  );
+
+const envSchema = z.object({
+  TOUCHLINE_ROLES: rolesSchema,
+  DATABASE_URL: urlSchema(['postgres', 'postgresql']).optional(),
+  KAFKA_BROKERS: brokersSchema.optional(),
+  TOUCHLINE_DATA_DIR: z.string().min(1).default('./data'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  TOUCHLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+  KAFKA_CLIENT_ID: z.string().min(1).default('touchline'),
+  /** How long a rejected event's raw payload is kept in the dead-letter topic (Kafka retention). */
+  TOUCHLINE_DEAD_LETTER_RETENTION_DAYS: z.coerce.number().int().min(1).default(14),
+});
+
+export interface TouchlineConfig {
+  readonly roles: ReadonlySet<Role>;
+  readonly database: { readonly kind: 'embedded'; readonly dataDir: string } | { readonly kind: 'postgres'; readonly url: string };
+  readonly transport: { readonly kind: 'in-process' } | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly clientId: string; readonly partitions: number; readonly deadLetterRetentionMs: number };
+  readonly dataDir: string;
+  readonly http: { readonly host: string; readonly port: number };
+  readonly logLevel: z.infer<typeof envSchema>['TOUCHLINE_LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  readonly code = 'INVALID_CONFIGURATION';
+}
+
+/** Validate the environment once at start-up; every problem is reported with the variable's name. */
+export function loadConfigOrThrow(env: NodeJS.ProcessEnv): TouchlineConfig {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = issue.path.length > 0 ? String(issue.path[0]) : '(environment)';
+      const value = env[String(issue.path[0])];
+      // Never echo a value that may hold a password (DATABASE_URL).
+      const shown = value !== undefined && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got "${value}")` : '';
+      return `  ${name}: ${issue.message}${shown}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+  }
+  const values = parsed.data;
+  const roles = new Set(values.TOUCHLINE_ROLES);
+  const dataDir = path.resolve(values.TOUCHLINE_DATA_DIR);
+  if (!values.KAFKA_BROKERS && !(roles.has('collector') === roles.has('recorder'))) {
+    throw new ConfigError(
+      'Invalid configuration:\n  KAFKA_BROKERS: required when the collector and the recorder run in separate processes ' +
+        '(without Kafka, events go from the collector to the recorder inside one process)',
+    );
+  }
+  if (!values.DATABASE_URL && roles.size < ROLES.length) {
+    throw new ConfigError(
+      'Invalid configuration:\n  DATABASE_URL: required when roles run in separate processes ' +
+        '(the embedded database lives inside one process)',
+    );
+  }
+  return {
+    roles,
+    database: values.DATABASE_URL ? { kind: 'postgres', url: values.DATABASE_URL } : { kind: 'embedded', dataDir: path.join(dataDir, 'pglite') },
+    transport: values.KAFKA_BROKERS
+      ? {
+          kind: 'kafka',
+          brokers: values.KAFKA_BROKERS,
+          clientId: values.KAFKA_CLIENT_ID,
+          partitions: values.KAFKA_TOPIC_PARTITIONS,
+          deadLetterRetentionMs: values.TOUCHLINE_DEAD_LETTER_RETENTION_DAYS * 24 * 3600 * 1000,
+        }
+      : { kind: 'in-process' },
+    dataDir,
+    http: { host: values.HOST, port: values.PORT },
+    logLevel: values.TOUCHLINE_LOG_LEVEL,
+  };
+}

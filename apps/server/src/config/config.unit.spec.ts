@@ -1,0 +1,40 @@
+import { ConfigError, loadConfigOrThrow } from './config';
+
+describe('configuration', () => {
+  it('defaults to the embedded mode with every role in one process', () => {
+    const config = loadConfigOrThrow({});
+    expect(config.database.kind).toBe('embedded');
+    expect(config.transport.kind).toBe('in-process');
+    expect([...config.roles]).toEqual(['collector', 'recorder', 'projector', 'query']);
+    expect(config.http.port).toBe(8080);
+  });
+
+  it('selects the full mode from DATABASE_URL and KAFKA_BROKERS', () => {
+    const config = loadConfigOrThrow({
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/touchline',
+      KAFKA_BROKERS: '127.0.0.1:9092, 127.0.0.1:9093',
+      TOUCHLINE_ROLES: 'recorder',
+    });
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:5432/touchline' });
+    expect(config.transport).toMatchObject({ kind: 'kafka', brokers: ['127.0.0.1:9092', '127.0.0.1:9093'] });
+    expect([...config.roles]).toEqual(['recorder']);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /PORT: .*number/],
+    [{ TOUCHLINE_ROLES: 'collector,cook' }, /TOUCHLINE_ROLES/],
+    [{ KAFKA_BROKERS: 'localhost' }, /KAFKA_BROKERS: each broker must be host:port/],
+    [{ DATABASE_URL: 'mysql://x@y/z' }, /DATABASE_URL: must start with postgres:\/\//],
+    [{ TOUCHLINE_ROLES: 'collector', DATABASE_URL: 'postgres://a@b/c' }, /KAFKA_BROKERS: required/],
+    [{ TOUCHLINE_ROLES: 'query', KAFKA_BROKERS: '127.0.0.1:9092' }, /DATABASE_URL: required/],
+  ])('refuses %j naming the variable', (env, message) => {
+    expect(() => loadConfigOrThrow(env)).toThrow(ConfigError);
+    expect(() => loadConfigOrThrow(env)).toThrow(message);
+  });
+
+  it('never echoes the database URL, which may carry a password', () => {
+    expect(() => loadConfigOrThrow({ DATABASE_URL: 'postgres:secret' })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('secret') }) as Error,
+    );
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * The server's own tables, beside the event store's. Forward-only, versioned; never edit an
+ * applied migration (the runner refuses a changed checksum), add a new one.
+ */
+export const serverMigrations = [
+  {
+    version: 1,
+    name: 'dead letters',
+    sql: `
+      CREATE SCHEMA IF NOT EXISTS ingest;
+      -- Every rejected input, with its raw bytes and the reason, so it can be fixed and resubmitted.
+      CREATE TABLE ingest.dead_letters (
+        id            uuid PRIMARY KEY,
+        received_at   timestamptz NOT NULL,
+        recorded_at   timestamptz NOT NULL DEFAULT now(),
+        source_id     text,
+        endpoint      text NOT NULL,
+        reason_code   text NOT NULL,
+        reason        text NOT NULL,
+        details       jsonb,
+        raw_payload   bytea NOT NULL,
+        raw_truncated boolean NOT NULL DEFAULT false,
+        resubmitted_at timestamptz
+      );
+      CREATE INDEX dead_letters_received_at ON ingest.dead_letters (received_at);
+    `,
+  },
+  {
+    version: 2,
+    name: 'api keys',
+    sql: `
+      CREATE SCHEMA IF NOT EXISTS access;
+      -- Keys are stored as SHA-256 hashes; the key itself is shown once, when it is created.
+      CREATE TABLE access.api_keys (
+        id          uuid PRIMARY KEY,
+        key_hash    text NOT NULL UNIQUE,
+        role        text NOT NULL CHECK (role IN ('ingestion', 'analyst', 'admin')),
+        source_id   text,
+        channel     text CHECK (channel IN ('web', 'email', 'phone', 'other')),
+        label       text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        expires_at  timestamptz,
+        revoked_at  timestamptz,
+        CHECK (role <> 'ingestion' OR (source_id IS NOT NULL AND channel IS NOT NULL))
+      );
+    `,
+  },
+  {
+    version: 3,
+    name: 'projection checkpoints and the activity read model',
+    sql: `
+      CREATE SCHEMA IF NOT EXISTS projections;
+      -- Written in the same transaction as the read-model rows it covers.
+      CREATE TABLE projections.checkpoints (
+        projection      text PRIMARY KEY,
+        version         integer NOT NULL,
+        transaction_id  numeric(20) NOT NULL,
+        position        bigint NOT NULL,
+        updated_at      timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE SCHEMA IF NOT EXISTS read_models;
+      CREATE TABLE read_models.customer_activity (
+        customer_key    text PRIMARY KEY,
+        web_events      integer NOT NULL,
+        email_events    integer NOT NULL,
+        phone_events    integer NOT NULL,
+        other_events    integer NOT NULL,
+        total_events    integer NOT NULL,
+        first_seen_at   timestamptz NOT NULL,
+        last_seen_at    timestamptz NOT NULL,
+        last_event_type text NOT NULL,
+        last_channel    text NOT NULL,
+        last_event_name text,
+        last_event_id   text NOT NULL
+      );
+      COMMENT ON TABLE read_models.customer_activity IS
+        'Touchpoints per customer key (user:<userId> or anon:<anonymousId>): counts per channel, first and last seen by event time, and the last contact.';
+    `,
+  },
+] as const;

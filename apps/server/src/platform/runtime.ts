@@ -1,0 +1,78 @@
+import { mkdir } from 'node:fs/promises';
+import type { EventStore } from '@touchline/event-store';
+import { eventStoreMigrations, PostgresEventStore } from '@touchline/event-store-postgres';
+import { ALL_INGEST_TOPICS, InProcessTransport, type Transport } from '@touchline/messaging';
+import { KafkaTransport } from '@touchline/messaging-kafka';
+import { createPool, runMigrations, startEmbeddedPostgres } from '@touchline/platform';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import type { TouchlineConfig } from '../config/config';
+import { serverMigrations } from '../migrations/server.migrations';
+import { DEAD_LETTER_TOPIC } from '@touchline/messaging';
+
+/**
+ * The connections every role shares, opened once before Nest starts and closed after it stops.
+ * Embedded mode starts PGlite behind a PostgreSQL socket so the rest of the code sees plain `pg`.
+ */
+export class Runtime {
+  private constructor(
+    readonly config: TouchlineConfig,
+    readonly pool: Pool,
+    readonly databaseUrl: string,
+    readonly eventStore: EventStore,
+    readonly transport: Transport,
+    private readonly stopEmbedded: (() => Promise<void>) | null,
+  ) {}
+
+  static async start(config: TouchlineConfig, logger: Logger): Promise<Runtime> {
+    let stopEmbedded: (() => Promise<void>) | null = null;
+    let databaseUrl: string;
+    if (config.database.kind === 'embedded') {
+      await mkdir(config.database.dataDir, { recursive: true });
+      const embedded = await startEmbeddedPostgres({ dataDir: config.database.dataDir, port: 0 });
+      stopEmbedded = embedded.stop;
+      databaseUrl = embedded.url;
+      logger.info({ dataDir: config.database.dataDir }, 'embedded database started');
+    } else {
+      databaseUrl = config.database.url;
+    }
+    const pool = createPool(databaseUrl);
+    try {
+      await runMigrations(pool, { name: 'event_store', migrations: eventStoreMigrations });
+      await runMigrations(pool, { name: 'server', migrations: serverMigrations });
+    } catch (error) {
+      await pool.end();
+      await stopEmbedded?.();
+      throw error;
+    }
+    const eventStore = new PostgresEventStore(pool);
+    const transport: Transport =
+      config.transport.kind === 'kafka'
+        ? new KafkaTransport({
+            brokers: [...config.transport.brokers],
+            clientId: config.transport.clientId,
+            logger: {
+              info: (message, fields) => logger.info({ component: 'kafka', ...fields }, message),
+              warn: (message, fields) => logger.warn({ component: 'kafka', ...fields }, message),
+              error: (message, fields) => logger.error({ component: 'kafka', ...fields }, message),
+            },
+          })
+        : new InProcessTransport();
+    if (config.transport.kind === 'kafka') {
+      const { partitions, deadLetterRetentionMs } = config.transport;
+      await transport.ensureTopics(
+        ALL_INGEST_TOPICS.map((name) =>
+          name === DEAD_LETTER_TOPIC ? { name, partitions, retentionMs: deadLetterRetentionMs } : { name, partitions },
+        ),
+      );
+    }
+    return new Runtime(config, pool, databaseUrl, eventStore, transport, stopEmbedded);
+  }
+
+  async stop(): Promise<void> {
+    await this.transport.close();
+    await this.eventStore.close();
+    await this.pool.end();
+    await this.stopEmbedded?.();
+  }
+}

@@ -1,0 +1,12 @@
+import type { RecordedEvent } from '@touchline/event-store';
+import type { PoolClient } from 'pg';
+
+/**
+ * A read model fed from the global log. `apply` runs inside the projector's transaction, which
+ * also stores the checkpoint: the rows and the checkpoint commit together or not at all.
+ */
+export interface Projection {
+  readonly name: string;
+  readonly version: number;
+  apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void>;
+}

@@ -1,0 +1,37 @@
+import { Module, type OnApplicationShutdown } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import { DataSource } from 'typeorm';
+import type { Runtime } from '../platform/runtime';
+import { RUNTIME } from '../platform/tokens';
+import { CustomerActivityEntity } from './customer-activity.entity';
+import { CustomersController } from './customers.controller';
+import { GetCustomerActivityHandler } from './get-customer-activity.query';
+
+@Module({
+  imports: [CqrsModule],
+  controllers: [CustomersController],
+  providers: [
+    {
+      provide: DataSource,
+      inject: [RUNTIME],
+      // Read models are queried through TypeORM; their tables come from our SQL migrations.
+      useFactory: async (runtime: Runtime) =>
+        new DataSource({
+          type: 'postgres',
+          url: runtime.databaseUrl,
+          entities: [CustomerActivityEntity],
+          synchronize: false,
+          migrationsRun: false,
+          extra: { max: 5, connectionTimeoutMillis: 5_000 },
+        }).initialize(),
+    },
+    GetCustomerActivityHandler,
+  ],
+})
+export class QueryModule implements OnApplicationShutdown {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
