@@ -1,1 +1,7 @@
-module.exports = { ...require('../jest.preset.js'), displayName: 'e2e', rootDir: __dirname };
+module.exports = {
+  ...require('../jest.preset.js'),
+  displayName: 'e2e',
+  rootDir: __dirname,
+  globalSetup: '<rootDir>/e2e/support/global-setup.js',
+  testTimeout: 120_000,
+};

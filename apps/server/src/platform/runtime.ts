@@ -32,7 +32,8 @@ export class Runtime {
       const embedded = await startEmbeddedPostgres({ dataDir: config.database.dataDir, port: 0 });
       stopEmbedded = embedded.stop;
       databaseUrl = embedded.url;
-      logger.info({ dataDir: config.database.dataDir }, 'embedded database started');
+      // No password: PGlite listens on 127.0.0.1 only. Logged so analysts can point psql at it.
+      logger.info({ dataDir: config.database.dataDir, embeddedDatabaseUrl: embedded.url }, 'embedded database started');
     } else {
       databaseUrl = config.database.url;
     }

@@ -1,0 +1,153 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { basicAuth, eventually, type ServerProcess, startServer } from './support/server-process';
+
+/**
+ * The default of `npm start`: one process, PGlite under a data directory, in-process transport.
+ * Events posted over HTTP are read back through the query API, and survive a restart.
+ */
+describe('embedded mode, end to end', () => {
+  let dataDir: string;
+  let server: ServerProcess;
+  let writeKey: string;
+  let apiKey: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'touchline-embedded-'));
+    server = await startServer({ TOUCHLINE_DATA_DIR: dataDir });
+    const credentialsFile = path.join(dataDir, 'credentials.json');
+    const credentials = JSON.parse(await readFile(credentialsFile, 'utf8')) as { writeKey: string; apiKey: string };
+    writeKey = credentials.writeKey;
+    apiKey = credentials.apiKey;
+    // Only the owner may read the keys.
+    expect((await stat(credentialsFile)).mode & 0o077).toBe(0);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const post = (route: string, body: unknown, key = writeKey) =>
+    fetch(`${server.url}${route}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: basicAuth(key) },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+
+  const getCustomer = (id: string, key = apiKey) =>
+    fetch(`${server.url}/v1/customers/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${key}` } });
+
+  it('stores a tracked event and shows it in the customer activity summary', async () => {
+    const userId = `user-${randomUUID()}`;
+    const response = await post('/v1/track', {
+      userId,
+      event: 'Signed Up',
+      properties: { plan: 'pro' },
+      timestamp: '2026-11-01T10:00:00.000Z',
+      sentAt: '2026-11-01T10:00:00.000Z',
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ success: true, accepted: 1, rejected: 0 });
+
+    const summary = await eventually(async () => {
+      const res = await getCustomer(userId);
+      return res.status === 200 ? ((await res.json()) as Record<string, unknown>) : undefined;
+    });
+    expect(summary).toMatchObject({
+      customerKey: `user:${userId}`,
+      totalEvents: 1,
+      eventsByChannel: { web: 1, email: 0, phone: 0, other: 0 },
+      lastContact: { channel: 'web', type: 'WebEventTracked', name: 'Signed Up' },
+    });
+  });
+
+  it('answers a batch per message: the good ones are stored, the bad one is named', async () => {
+    const anonymousId = `anon-${randomUUID()}`;
+    const response = await post('/v1/batch', {
+      batch: [
+        { type: 'track', anonymousId, event: 'Product Viewed', messageId: `m-${randomUUID()}` },
+        { type: 'track', anonymousId, properties: { no: 'event name' } },
+        { type: 'track', anonymousId, event: 'Product Added' },
+      ],
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { accepted: number; rejected: number; results: Array<Record<string, unknown>> };
+    expect(body).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(body.results[1]).toMatchObject({ index: 1, status: 'rejected', errors: [{ field: 'event', rule: 'required' }] });
+    const summary = await eventually(async () => {
+      const res = await getCustomer(anonymousId);
+      const json = res.status === 200 ? ((await res.json()) as { totalEvents: number }) : undefined;
+      return json?.totalEvents === 2 ? json : undefined;
+    });
+    expect(summary).toMatchObject({ customerKey: `anon:${anonymousId}`, totalEvents: 2 });
+  });
+
+  it('stores a repeated messageId once', async () => {
+    const userId = `user-${randomUUID()}`;
+    const message = { userId, event: 'Order Completed', messageId: `m-${randomUUID()}` };
+    for (let i = 0; i < 3; i += 1) expect((await post('/v1/track', message)).status).toBe(200);
+    await post('/v1/track', { userId, event: 'Marker' });
+    const summary = await eventually(async () => {
+      const res = await getCustomer(userId);
+      const json = res.status === 200 ? ((await res.json()) as { totalEvents: number; lastContact: { name: string } }) : undefined;
+      return json?.totalEvents === 2 ? json : undefined;
+    });
+    expect(summary.totalEvents).toBe(2);
+  });
+
+  it('refuses malformed JSON with a JSON error and keeps the raw body as a dead letter', async () => {
+    const garbage = `{"userId": "broken-${randomUUID()}", "event": `;
+    const response = await post('/v1/track', garbage);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: 'INVALID_JSON' } });
+    const databaseUrl = server.logs.find((l) => l.msg === 'embedded database started')?.['embeddedDatabaseUrl'];
+    expect(typeof databaseUrl).toBe('string');
+    const client = new Client({ connectionString: databaseUrl as string });
+    await client.connect();
+    try {
+      const stored = await eventually(async () => {
+        const result = await client.query<{ reason_code: string; raw: string }>(
+          "SELECT reason_code, convert_from(raw_payload, 'UTF8') AS raw FROM ingest.dead_letters WHERE convert_from(raw_payload, 'UTF8') = $1",
+          [garbage],
+        );
+        return result.rows[0];
+      });
+      expect(stored.reason_code).toBe('INVALID_JSON');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('refuses unknown write keys and API keys with 401, and an unknown customer with 404', async () => {
+    expect((await post('/v1/track', { userId: 'x', event: 'y' }, 'tlw_not-a-key')).status).toBe(401);
+    const noKey = await fetch(`${server.url}/v1/customers/someone`);
+    expect(noKey.status).toBe(401);
+    expect(await noKey.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+    // A write key is not an API key.
+    expect((await getCustomer('someone', writeKey)).status).toBe(401);
+    const missing = await getCustomer(`nobody-${randomUUID()}`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+
+  it('serves its OpenAPI document and health endpoints without a key', async () => {
+    const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/track', '/v1/batch', '/v1/customers/{id}']));
+    expect((await fetch(`${server.url}/health/live`)).status).toBe(200);
+    expect(await (await fetch(`${server.url}/health/ready`)).json()).toMatchObject({ status: 'ok', database: true, transport: true });
+  });
+
+  it('keeps its data across a restart', async () => {
+    const userId = `user-${randomUUID()}`;
+    expect((await post('/v1/track', { userId, event: 'Before Restart' })).status).toBe(200);
+    await eventually(async () => ((await getCustomer(userId)).status === 200 ? true : undefined));
+    expect(await server.stop()).toBe(0);
+    server = await startServer({ TOUCHLINE_DATA_DIR: dataDir });
+    const summary = (await (await getCustomer(userId)).json()) as { lastContact: { name: string } };
+    expect(summary.lastContact.name).toBe('Before Restart');
+  });
+});
