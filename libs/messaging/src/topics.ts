@@ -7,4 +7,7 @@ export function channelTopic(channel: Channel): string {
 
 export const DEAD_LETTER_TOPIC = 'touchline.dead-letters.v1';
 
-export const ALL_INGEST_TOPICS: readonly string[] = [...CHANNELS.map(channelTopic), DEAD_LETTER_TOPIC];
+export const ALL_INGEST_TOPICS: readonly string[] = [
+  ...CHANNELS.map(channelTopic),
+  DEAD_LETTER_TOPIC,
+];

@@ -28,7 +28,9 @@ export interface MessagePublisher {
 
 /**
  * Handles a batch of one partition's messages, in offset order. Offsets are committed only after
- * the returned promise resolves; a rejection means the batch is delivered again.
+ * the returned promise resolves; a rejection means the batch is delivered again (at-least-once:
+ * the handler must be idempotent). Never called twice at once for one partition; batches of
+ * different partitions may be handled concurrently.
  */
 export type BatchHandler = (messages: readonly InboundMessage[]) => Promise<void>;
 
@@ -62,8 +64,13 @@ export interface TopicSpec {
   readonly retentionMs?: number;
 }
 
+/**
+ * The transport could not confirm the operation (broker away, no consumer running, consumer failed
+ * to handle the message in-process): report "not stored" (503) and let the caller retry.
+ */
 export class TransportUnavailableError extends Error {
   readonly code = 'TRANSPORT_UNAVAILABLE';
+  override readonly name = 'TransportUnavailableError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }

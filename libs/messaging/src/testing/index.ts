@@ -1,0 +1,8 @@
+export {
+  Received,
+  transportContract,
+  uniqueName,
+  waitUntil,
+  type TransportContractCase,
+  type TransportContractSetup,
+} from './transport.contract';
