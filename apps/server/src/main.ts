@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { bootstrapCredentials } from './auth/credentials-bootstrap';
-import { ApiKeyStore } from './auth/api-keys';
 import { ConfigError, loadConfigOrThrow } from './config/config';
 import { createLogger } from './common/logger';
 import { createApp } from './http';
@@ -19,7 +18,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const runtime = await Runtime.start(config, logger);
-  await bootstrapCredentials(new ApiKeyStore(runtime.pool), config.dataDir, logger);
+  await bootstrapCredentials(runtime.pool, config.dataDir, logger);
   const app = await createApp(runtime, logger);
   await app.listen(config.http.port, config.http.host);
   const mode = `${config.database.kind === 'embedded' ? 'embedded database' : 'PostgreSQL'} + ${config.transport.kind === 'kafka' ? 'Kafka' : 'in-process transport'}`;
