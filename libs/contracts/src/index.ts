@@ -1,1 +1,28 @@
 export * from './channel';
+export {
+  ContractError,
+  type ContractErrorCode,
+  type ValidationError,
+  type ValidationRule,
+} from './errors';
+export type { JsonObject } from './json';
+export { isJsonObject } from './json';
+export type { EventCatalogEntry, SchemaSource } from './schema-source';
+export { EVENT_CATALOG, SCHEMA_SOURCES } from './generated/schemas';
+export * from './generated/types';
+export {
+  decodeEnvelopeOrThrow,
+  decodeEventDataOrThrow,
+  encodeEnvelope,
+  encodeEventData,
+} from './codec';
+export { eventDataFromJson, eventDataToJson } from './json-mapping';
+export {
+  validateEventData,
+  type EventDataOf,
+  type EventVersion,
+  type ValidationResult,
+} from './validation';
+export { SCHEMA_REGISTRY, SchemaRegistry, type RegisteredSchema } from './registry';
+export { parsingCanonicalForm } from './canonical-form';
+export { crc64Avro } from './crc64-avro';
