@@ -1,0 +1,6 @@
+export {
+  KafkaTransport,
+  type KafkaLogLevel,
+  type KafkaTransportLogger,
+  type KafkaTransportOptions,
+} from './kafka-transport';

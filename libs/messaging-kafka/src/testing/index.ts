@@ -1,0 +1,6 @@
+export {
+  kafkaBrokersForTests,
+  kafkaBrokersForTestsSync,
+  uniqueTopicName,
+  type KafkaTestTarget,
+} from './kafka-for-tests';
