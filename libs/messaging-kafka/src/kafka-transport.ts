@@ -132,9 +132,7 @@ export class KafkaTransport implements Transport {
       connectionTimeout: options.connectionTimeoutMs ?? 1000,
       requestTimeout: requestTimeoutMs,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
-      logLevel: options.logger
-        ? kafkaJsLevel(options.logLevel ?? 'error')
-        : KafkaJsLogLevel.NOTHING,
+      logLevel: this.logLevel,
       logCreator: () => (entry) => this.log(entry),
     });
   }
@@ -170,6 +168,7 @@ export class KafkaTransport implements Transport {
   }
 
   consumer(options: ConsumerOptions): MessageConsumer {
+    if (this.closed) throw new TransportUnavailableError('The Kafka transport is closed');
     const consumer = new KafkaConsumer(this.kafka, options, this.settings, this.logger, (c) =>
       this.consumers.delete(c),
     );
