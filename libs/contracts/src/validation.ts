@@ -42,13 +42,23 @@ export function validateEventData(
   return { ok: true, value: withDefaults(entry.avroType, value) as AnyEventData['value'] };
 }
 
-/** Every way `value` breaks `type`, one entry per failing field. */
+/** Every way `value` breaks `type`, one entry per failing field, undeclared fields last. */
 export function validateAgainst(type: Type, value: unknown): ValidationError[] {
   const errors: ValidationError[] = [];
+  const collect = (path: string[], failing: unknown, failingType: Type): void => {
+    errors.push(...describeFailure(path, failing, failingType));
+  };
+  type.isValid(value, { errorHook: collect });
+  // A second pass for undeclared fields: with that flag avsc stops at a record holding one and
+  // would hide the errors of its declared fields.
+  const seen = new Set(errors.map((e) => e.path));
   type.isValid(value, {
     noUndeclaredFields: true,
-    errorHook: (path, failing, failingType) =>
-      errors.push(...describeFailure(path, failing, failingType)),
+    errorHook: (path, failing, failingType) => {
+      for (const error of describeFailure(path, failing, failingType)) {
+        if (error.rule === 'unknown-field' && !seen.has(error.path)) errors.push(error);
+      }
+    },
   });
   return errors;
 }
