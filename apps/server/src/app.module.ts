@@ -7,7 +7,7 @@ import { ErrorFilter } from './common/error.filter';
 import { LOGGER } from './common/logger';
 import { HealthController } from './health/health.controller';
 import type { Runtime } from './platform/runtime';
-import { CONFIG, DATABASE_POOL, EVENT_STORE, PUBLISHER, RUNTIME, TRANSPORT } from './platform/tokens';
+import { RUNTIME } from './platform/tokens';
 import { ProjectorModule } from './projector/projector.module';
 import { QueryModule } from './query/query.module';
 import { RecorderModule } from './recorder/recorder.module';
@@ -18,11 +18,6 @@ class RuntimeModule {
   static forRuntime(runtime: Runtime, logger: Logger): DynamicModule {
     const providers: Provider[] = [
       { provide: RUNTIME, useValue: runtime },
-      { provide: CONFIG, useValue: runtime.config },
-      { provide: DATABASE_POOL, useValue: runtime.pool },
-      { provide: EVENT_STORE, useValue: runtime.eventStore },
-      { provide: TRANSPORT, useValue: runtime.transport },
-      { provide: PUBLISHER, useValue: runtime.transport.publisher() },
       { provide: LOGGER, useValue: logger },
       { provide: ApiKeyStore, useValue: new ApiKeyStore(runtime.pool) },
     ];

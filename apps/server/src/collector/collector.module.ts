@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
-import type { MessagePublisher } from '@touchline/messaging';
-import { PUBLISHER } from '../platform/tokens';
+import type { Runtime } from '../platform/runtime';
+import { RUNTIME } from '../platform/tokens';
 import { CollectorController } from './collector.controller';
 import { CollectorService } from './collector.service';
 import { IngestMessagesHandler } from './ingest-messages.command';
@@ -11,7 +11,11 @@ import { RejectBodyHandler } from './reject-body.command';
   imports: [CqrsModule],
   controllers: [CollectorController],
   providers: [
-    { provide: CollectorService, inject: [PUBLISHER], useFactory: (publisher: MessagePublisher) => new CollectorService(publisher) },
+    {
+      provide: CollectorService,
+      inject: [RUNTIME],
+      useFactory: (runtime: Runtime) => new CollectorService(runtime.transport.publisher(), runtime.topics),
+    },
     IngestMessagesHandler,
     RejectBodyHandler,
   ],

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { encodeEnvelope, encodeEventData, validateEventData } from '@touchline/contracts';
-import { channelTopic, type MessagePublisher, type OutboundMessage } from '@touchline/messaging';
+import type { IngestTopics, MessagePublisher, OutboundMessage } from '@touchline/messaging';
 import type { ApiKeyPrincipal } from '../auth/api-keys';
 import { deadLetterMessage, newDeadLetter } from '../dead-letters/dead-letter';
 import { type MappedEvent, mapSegmentCall } from './segment/segment-calls';
@@ -35,7 +35,10 @@ export interface IngestRequest {
  * and every rejected one is kept with its reason.
  */
 export class CollectorService {
-  constructor(private readonly publisher: MessagePublisher) {}
+  constructor(
+    private readonly publisher: MessagePublisher,
+    private readonly topics: IngestTopics,
+  ) {}
 
   async ingest(request: IngestRequest): Promise<ItemResult[]> {
     const outbound: OutboundMessage[] = [];
@@ -46,6 +49,7 @@ export class CollectorService {
         results.push({ index, messageId: messageIdOf(message), status: 'rejected', errors });
         outbound.push(
           deadLetterMessage(
+            this.topics,
             newDeadLetter({
               receivedAt: request.receivedAt,
               sourceId,
@@ -98,7 +102,7 @@ export class CollectorService {
       data: encodeEventData(event.type, event.schemaVersion, event.data),
     };
     return {
-      topic: channelTopic(event.channel),
+      topic: this.topics.channel(event.channel),
       key: event.streamId,
       value: encodeEnvelope(envelope),
       headers: { 'content-type': 'application/avro', 'touchline-event-type': `${event.type}.v${event.schemaVersion}` },

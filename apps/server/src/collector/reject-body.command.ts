@@ -1,8 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommand, type ICommandHandler } from '@nestjs/cqrs';
-import type { MessagePublisher } from '@touchline/messaging';
 import { deadLetterMessage, newDeadLetter } from '../dead-letters/dead-letter';
-import { PUBLISHER } from '../platform/tokens';
+import type { Runtime } from '../platform/runtime';
+import { RUNTIME } from '../platform/tokens';
 
 /** A whole request body refused (not JSON, too large, wrong shape): kept raw with the reason. */
 export class RejectBodyCommand implements ICommand {
@@ -20,9 +20,10 @@ export class RejectBodyCommand implements ICommand {
 
 @CommandHandler(RejectBodyCommand)
 export class RejectBodyHandler implements ICommandHandler<RejectBodyCommand, void> {
-  constructor(@Inject(PUBLISHER) private readonly publisher: MessagePublisher) {}
+  constructor(@Inject(RUNTIME) private readonly runtime: Runtime) {}
 
   async execute({ rejection }: RejectBodyCommand): Promise<void> {
-    await this.publisher.publish([deadLetterMessage(newDeadLetter(rejection))]);
+    const { transport, topics } = this.runtime;
+    await transport.publisher().publish([deadLetterMessage(topics, newDeadLetter(rejection))]);
   }
 }

@@ -37,6 +37,10 @@ const envSchema = z.object({
   TOUCHLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   KAFKA_CLIENT_ID: z.string().min(1).default('touchline'),
+  TOUCHLINE_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,100}$/, "use letters, digits, '.', '_' or '-'")
+    .default('touchline'),
   /** How long a rejected event's raw payload is kept in the dead-letter topic (Kafka retention). */
   TOUCHLINE_DEAD_LETTER_RETENTION_DAYS: z.coerce.number().int().min(1).default(14),
 });
@@ -46,6 +50,8 @@ export interface TouchlineConfig {
   readonly database: { readonly kind: 'embedded'; readonly dataDir: string } | { readonly kind: 'postgres'; readonly url: string };
   readonly transport: { readonly kind: 'in-process' } | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly clientId: string; readonly partitions: number; readonly deadLetterRetentionMs: number };
   readonly dataDir: string;
+  /** Namespace of topics and consumer groups on a shared Kafka cluster. */
+  readonly topicPrefix: string;
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: z.infer<typeof envSchema>['TOUCHLINE_LOG_LEVEL'];
 }
@@ -95,6 +101,7 @@ export function loadConfigOrThrow(env: NodeJS.ProcessEnv): TouchlineConfig {
         }
       : { kind: 'in-process' },
     dataDir,
+    topicPrefix: values.TOUCHLINE_TOPIC_PREFIX,
     http: { host: values.HOST, port: values.PORT },
     logLevel: values.TOUCHLINE_LOG_LEVEL,
   };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DEAD_LETTER_TOPIC, type OutboundMessage } from '@touchline/messaging';
+import type { IngestTopics, OutboundMessage } from '@touchline/messaging';
 
 /** Raw payloads larger than this are kept truncated: enough to see and fix the problem. */
 export const MAX_DEAD_LETTER_BYTES = 256 * 1024;
@@ -42,9 +42,9 @@ export function newDeadLetter(input: {
   };
 }
 
-export function deadLetterMessage(letter: DeadLetter): OutboundMessage {
+export function deadLetterMessage(topics: IngestTopics, letter: DeadLetter): OutboundMessage {
   return {
-    topic: DEAD_LETTER_TOPIC,
+    topic: topics.deadLetters,
     key: letter.sourceId ?? 'unknown-source',
     value: Buffer.from(JSON.stringify(letter), 'utf8'),
     headers: { 'content-type': 'application/json', 'touchline-kind': 'dead-letter' },

@@ -1,14 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import type { EventStore } from '@touchline/event-store';
 import { eventStoreMigrations, PostgresEventStore } from '@touchline/event-store-postgres';
-import { ALL_INGEST_TOPICS, InProcessTransport, type Transport } from '@touchline/messaging';
+import { InProcessTransport, type IngestTopics, ingestTopics, type Transport } from '@touchline/messaging';
 import { KafkaTransport } from '@touchline/messaging-kafka';
 import { createPool, runMigrations, startEmbeddedPostgres } from '@touchline/platform';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { TouchlineConfig } from '../config/config';
 import { serverMigrations } from '../migrations/server.migrations';
-import { DEAD_LETTER_TOPIC } from '@touchline/messaging';
 
 /**
  * The connections every role shares, opened once before Nest starts and closed after it stops.
@@ -21,6 +20,7 @@ export class Runtime {
     readonly databaseUrl: string,
     readonly eventStore: EventStore,
     readonly transport: Transport,
+    readonly topics: IngestTopics,
     private readonly stopEmbedded: (() => Promise<void>) | null,
   ) {}
 
@@ -59,15 +59,15 @@ export class Runtime {
             },
           })
         : new InProcessTransport();
-    if (config.transport.kind === 'kafka') {
-      const { partitions, deadLetterRetentionMs } = config.transport;
-      await transport.ensureTopics(
-        ALL_INGEST_TOPICS.map((name) =>
-          name === DEAD_LETTER_TOPIC ? { name, partitions, retentionMs: deadLetterRetentionMs } : { name, partitions },
-        ),
-      );
-    }
-    return new Runtime(config, pool, databaseUrl, eventStore, transport, stopEmbedded);
+    const topics = ingestTopics(config.topicPrefix);
+    const { partitions, deadLetterRetentionMs } =
+      config.transport.kind === 'kafka' ? config.transport : { partitions: 6, deadLetterRetentionMs: undefined };
+    await transport.ensureTopics(
+      topics.all.map((name) =>
+        name === topics.deadLetters ? { name, partitions, retentionMs: deadLetterRetentionMs } : { name, partitions },
+      ),
+    );
+    return new Runtime(config, pool, databaseUrl, eventStore, transport, topics, stopEmbedded);
   }
 
   async stop(): Promise<void> {

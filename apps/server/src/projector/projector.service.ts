@@ -1,9 +1,8 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { EventStore } from '@touchline/event-store';
-import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
-import { DATABASE_POOL, EVENT_STORE } from '../platform/tokens';
+import type { Runtime } from '../platform/runtime';
+import { RUNTIME } from '../platform/tokens';
 import { activityProjection } from './activity.projection';
 import { Projector } from './projector';
 
@@ -13,11 +12,10 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
   readonly projectors: readonly Projector[];
 
   constructor(
-    @Inject(DATABASE_POOL) pool: Pool,
-    @Inject(EVENT_STORE) store: EventStore,
+    @Inject(RUNTIME) runtime: Runtime,
     @Inject(LOGGER) logger: Logger,
   ) {
-    this.projectors = [new Projector(pool, store, activityProjection, logger.child({ role: 'projector' }))];
+    this.projectors = [new Projector(runtime.pool, runtime.eventStore, activityProjection, logger.child({ role: 'projector' }))];
   }
 
   onApplicationBootstrap(): void {

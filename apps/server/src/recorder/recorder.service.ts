@@ -1,14 +1,11 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { EventStore } from '@touchline/event-store';
-import { ALL_INGEST_TOPICS, type MessageConsumer, type Transport } from '@touchline/messaging';
-import type { Pool } from 'pg';
+import type { MessageConsumer } from '@touchline/messaging';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import { DeadLetterStore } from '../dead-letters/dead-letter.store';
-import { DATABASE_POOL, EVENT_STORE, TRANSPORT } from '../platform/tokens';
+import type { Runtime } from '../platform/runtime';
+import { RUNTIME } from '../platform/tokens';
 import { Recorder } from './recorder';
-
-export const RECORDER_GROUP_ID = 'touchline-recorder';
 
 /** Runs the recorder as a consumer group member for as long as the application runs. */
 @Injectable()
@@ -17,18 +14,22 @@ export class RecorderService implements OnApplicationBootstrap, OnApplicationShu
   private consumer: MessageConsumer | null = null;
 
   constructor(
-    @Inject(EVENT_STORE) store: EventStore,
-    @Inject(DATABASE_POOL) pool: Pool,
-    @Inject(TRANSPORT) private readonly transport: Transport,
+    @Inject(RUNTIME) private readonly runtime: Runtime,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.recorder = new Recorder(store, new DeadLetterStore(pool), logger.child({ role: 'recorder' }));
+    this.recorder = new Recorder(
+      runtime.eventStore,
+      runtime.topics,
+      new DeadLetterStore(runtime.pool),
+      logger.child({ role: 'recorder' }),
+    );
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.consumer = this.transport.consumer({ groupId: RECORDER_GROUP_ID, topics: ALL_INGEST_TOPICS, fromBeginning: true });
+    const { topics, transport } = this.runtime;
+    this.consumer = transport.consumer({ groupId: topics.group('recorder'), topics: topics.all, fromBeginning: true });
     await this.consumer.start((messages) => this.recorder.record(messages));
-    this.logger.info({ role: 'recorder', topics: ALL_INGEST_TOPICS }, 'recorder consuming');
+    this.logger.info({ role: 'recorder', topics: topics.all }, 'recorder consuming');
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,6 +1,6 @@
 import { decodeEnvelopeOrThrow, decodeEventDataOrThrow, eventDataToJson } from '@touchline/contracts';
 import type { EventStore, NewEvent, StreamBatch } from '@touchline/event-store';
-import { DEAD_LETTER_TOPIC, type InboundMessage } from '@touchline/messaging';
+import type { IngestTopics, InboundMessage } from '@touchline/messaging';
 import type { Logger } from 'pino';
 import { stableUuid } from '../common/ids';
 import { type DeadLetter, newDeadLetter, parseDeadLetter } from '../dead-letters/dead-letter';
@@ -22,6 +22,7 @@ export class Recorder {
 
   constructor(
     private readonly store: EventStore,
+    private readonly topics: IngestTopics,
     private readonly deadLetters: DeadLetterStore,
     private readonly logger: Logger,
   ) {}
@@ -30,7 +31,7 @@ export class Recorder {
     const streams = new Map<string, NewEvent[]>();
     const letters: DeadLetter[] = [];
     for (const message of messages) {
-      if (message.topic === DEAD_LETTER_TOPIC) {
+      if (message.topic === this.topics.deadLetters) {
         const letter = parseDeadLetter(message.value) ?? this.unreadable(message, 'the dead letter is not valid JSON');
         letters.push(letter);
         continue;
