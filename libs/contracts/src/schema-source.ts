@@ -1,4 +1,5 @@
 import type { Channel } from './channel';
+import type { EventType } from './generated/types';
 
 /** One schema file as embedded by the generator (see tools/contracts). */
 export interface SchemaSource {
@@ -19,7 +20,7 @@ export interface SchemaSource {
 
 /** One event type and version, for documentation, routing and personal-data handling. */
 export interface EventCatalogEntry {
-  readonly type: string;
+  readonly type: EventType;
   readonly version: number;
   /** The channel these events are published on unless the collector decides otherwise. */
   readonly channel: Channel;
