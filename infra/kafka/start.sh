@@ -8,7 +8,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 libs="$here/libs"
-state="$here/run"
+# KAFKA_STATE_DIR runs a second, separate broker (tests that stop a broker use their own).
+state="${KAFKA_STATE_DIR:-$here/run}"
 env_file="$state/broker.env"
 pid_file="$state/broker.pid"
 dir_file="$state/broker.dir"

@@ -3,7 +3,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-state="$here/run"
+# KAFKA_STATE_DIR runs a second, separate broker (tests that stop a broker use their own).
+state="${KAFKA_STATE_DIR:-$here/run}"
 pid_file="$state/broker.pid"
 dir_file="$state/broker.dir"
 grace_s="${KAFKA_STOP_GRACE_S:-30}"
