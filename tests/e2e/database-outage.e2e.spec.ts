@@ -27,7 +27,9 @@ describeFullMode('when PostgreSQL is away', () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'touchline-outage-'));
     // All roles in one process over PostgreSQL, with the in-process transport.
     server = await startServer({ DATABASE_URL: proxied.toString(), TOUCHLINE_DATA_DIR: dataDir });
-    keys = JSON.parse(await readFile(path.join(dataDir, 'credentials.json'), 'utf8')) as typeof keys;
+    keys = JSON.parse(
+      await readFile(path.join(dataDir, 'credentials.json'), 'utf8'),
+    ) as typeof keys;
   });
 
   afterAll(async () => {
@@ -45,7 +47,9 @@ describeFullMode('when PostgreSQL is away', () => {
       body: JSON.stringify({ userId, event, messageId: `${userId}-${event}` }),
     });
   const customer = (userId: string) =>
-    fetch(`${server.url}/v1/customers/${userId}`, { headers: { authorization: `Bearer ${keys.apiKey}` } });
+    fetch(`${server.url}/v1/customers/${userId}`, {
+      headers: { authorization: `Bearer ${keys.apiKey}` },
+    });
 
   it('answers 503 with Retry-After while it is away, and recovers without a restart', async () => {
     const userId = `outage-${randomUUID()}`;
@@ -62,16 +66,27 @@ describeFullMode('when PostgreSQL is away', () => {
     expect((await fetch(`${server.url}/health/ready`)).status).toBe(503);
 
     proxy.restore();
-    const accepted = await eventually(async () => {
-      const response = await track(userId, 'After');
-      return response.status === 200 ? response : undefined;
-    }, 30_000, 500);
+    const accepted = await eventually(
+      async () => {
+        const response = await track(userId, 'After');
+        return response.status === 200 ? response : undefined;
+      },
+      30_000,
+      500,
+    );
     expect(accepted.status).toBe(200);
-    const summary = await eventually(async () => {
-      const response = await customer(userId);
-      const body = response.status === 200 ? ((await response.json()) as { totalEvents: number; lastContact: { name: string } }) : undefined;
-      return body?.lastContact.name === 'After' ? body : undefined;
-    }, 60_000, 500);
+    const summary = await eventually(
+      async () => {
+        const response = await customer(userId);
+        const body =
+          response.status === 200
+            ? ((await response.json()) as { totalEvents: number; lastContact: { name: string } })
+            : undefined;
+        return body?.lastContact.name === 'After' ? body : undefined;
+      },
+      60_000,
+      500,
+    );
     // The refused event was not stored: Before and After only.
     expect(summary.totalEvents).toBe(2);
   });

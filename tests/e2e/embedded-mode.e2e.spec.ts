@@ -19,7 +19,10 @@ describe('embedded mode, end to end', () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'touchline-embedded-'));
     server = await startServer({ TOUCHLINE_DATA_DIR: dataDir });
     const credentialsFile = path.join(dataDir, 'credentials.json');
-    const credentials = JSON.parse(await readFile(credentialsFile, 'utf8')) as { writeKey: string; apiKey: string };
+    const credentials = JSON.parse(await readFile(credentialsFile, 'utf8')) as {
+      writeKey: string;
+      apiKey: string;
+    };
     writeKey = credentials.writeKey;
     apiKey = credentials.apiKey;
     // Only the owner may read the keys.
@@ -39,7 +42,9 @@ describe('embedded mode, end to end', () => {
     });
 
   const getCustomer = (id: string, key = apiKey) =>
-    fetch(`${server.url}/v1/customers/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${key}` } });
+    fetch(`${server.url}/v1/customers/${encodeURIComponent(id)}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
 
   it('stores a tracked event and shows it in the customer activity summary', async () => {
     const userId = `user-${randomUUID()}`;
@@ -75,9 +80,17 @@ describe('embedded mode, end to end', () => {
       ],
     });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { accepted: number; rejected: number; results: Array<Record<string, unknown>> };
+    const body = (await response.json()) as {
+      accepted: number;
+      rejected: number;
+      results: Array<Record<string, unknown>>;
+    };
     expect(body).toMatchObject({ accepted: 2, rejected: 1 });
-    expect(body.results[1]).toMatchObject({ index: 1, status: 'rejected', errors: [{ field: 'event', rule: 'required' }] });
+    expect(body.results[1]).toMatchObject({
+      index: 1,
+      status: 'rejected',
+      errors: [{ field: 'event', rule: 'required' }],
+    });
     const summary = await eventually(async () => {
       const res = await getCustomer(anonymousId);
       const json = res.status === 200 ? ((await res.json()) as { totalEvents: number }) : undefined;
@@ -93,7 +106,10 @@ describe('embedded mode, end to end', () => {
     await post('/v1/track', { userId, event: 'Marker' });
     const summary = await eventually(async () => {
       const res = await getCustomer(userId);
-      const json = res.status === 200 ? ((await res.json()) as { totalEvents: number; lastContact: { name: string } }) : undefined;
+      const json =
+        res.status === 200
+          ? ((await res.json()) as { totalEvents: number; lastContact: { name: string } })
+          : undefined;
       return json?.totalEvents === 2 ? json : undefined;
     });
     expect(summary.totalEvents).toBe(2);
@@ -104,7 +120,9 @@ describe('embedded mode, end to end', () => {
     const response = await post('/v1/track', garbage);
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: 'INVALID_JSON' } });
-    const databaseUrl = server.logs.find((l) => l.msg === 'embedded database started')?.['embeddedDatabaseUrl'];
+    const databaseUrl = server.logs.find((l) => l.msg === 'embedded database started')?.[
+      'embeddedDatabaseUrl'
+    ];
     expect(typeof databaseUrl).toBe('string');
     const client = new Client({ connectionString: databaseUrl as string });
     await client.connect();
@@ -123,7 +141,9 @@ describe('embedded mode, end to end', () => {
   });
 
   it('refuses unknown write keys and API keys with 401, and an unknown customer with 404', async () => {
-    expect((await post('/v1/track', { userId: 'x', event: 'y' }, 'tlw_not-a-key')).status).toBe(401);
+    expect((await post('/v1/track', { userId: 'x', event: 'y' }, 'tlw_not-a-key')).status).toBe(
+      401,
+    );
     const noKey = await fetch(`${server.url}/v1/customers/someone`);
     expect(noKey.status).toBe(401);
     expect(await noKey.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
@@ -135,10 +155,18 @@ describe('embedded mode, end to end', () => {
   });
 
   it('serves its OpenAPI document and health endpoints without a key', async () => {
-    const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
-    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/track', '/v1/batch', '/v1/customers/{id}']));
+    const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/v1/track', '/v1/batch', '/v1/customers/{id}']),
+    );
     expect((await fetch(`${server.url}/health/live`)).status).toBe(200);
-    expect(await (await fetch(`${server.url}/health/ready`)).json()).toMatchObject({ status: 'ok', database: true, transport: true });
+    expect(await (await fetch(`${server.url}/health/ready`)).json()).toMatchObject({
+      status: 'ok',
+      database: true,
+      transport: true,
+    });
   });
 
   it('keeps its data across a restart', async () => {

@@ -44,7 +44,9 @@ describeFullMode('full mode (Kafka + PostgreSQL), one process per role', () => {
     };
     // Migrations and first-start keys race safely: start the roles together.
     await Promise.all(['collector', 'recorder', 'projector', 'query'].map(start));
-    const credentials = JSON.parse(await readFile(path.join(dataDir, 'credentials.json'), 'utf8')) as {
+    const credentials = JSON.parse(
+      await readFile(path.join(dataDir, 'credentials.json'), 'utf8'),
+    ) as {
       writeKey: string;
       apiKey: string;
     };
@@ -69,7 +71,10 @@ describeFullMode('full mode (Kafka + PostgreSQL), one process per role', () => {
     });
 
   const storedCount = async (prefix: string): Promise<number> => {
-    const result = await sql.query<{ n: string }>('SELECT count(*) AS n FROM event_store.events WHERE stream_id LIKE $1', [`${prefix}%`]);
+    const result = await sql.query<{ n: string }>(
+      'SELECT count(*) AS n FROM event_store.events WHERE stream_id LIKE $1',
+      [`${prefix}%`],
+    );
     return Number(result.rows[0]?.n);
   };
 
@@ -90,16 +95,25 @@ describeFullMode('full mode (Kafka + PostgreSQL), one process per role', () => {
     });
     expect(response.status).toBe(200);
     const summary = await eventually(async () => {
-      const res = await fetch(`${url('query')}/v1/customers/${userId}`, { headers: { authorization: `Bearer ${apiKey}` } });
+      const res = await fetch(`${url('query')}/v1/customers/${userId}`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
       return res.status === 200 ? ((await res.json()) as Record<string, unknown>) : undefined;
     });
-    expect(summary).toMatchObject({ customerKey: `user:${userId}`, totalEvents: 1, lastContact: { name: 'Trial Started' } });
+    expect(summary).toMatchObject({
+      customerKey: `user:${userId}`,
+      totalEvents: 1,
+      lastContact: { name: 'Trial Started' },
+    });
     // The stored event keeps where it came from.
     const row = await sql.query<{ metadata: Record<string, unknown> }>(
       'SELECT metadata FROM event_store.events WHERE stream_id = $1',
       [`user:${userId}`],
     );
-    expect(row.rows[0]?.metadata).toMatchObject({ channel: 'web', sourceTopic: `${env['TOUCHLINE_TOPIC_PREFIX']}.web.v1` });
+    expect(row.rows[0]?.metadata).toMatchObject({
+      channel: 'web',
+      sourceTopic: `${env['TOUCHLINE_TOPIC_PREFIX']}.web.v1`,
+    });
   });
 
   it('loses and doubles nothing when the recorder and the projector are killed mid-stream', async () => {
@@ -133,8 +147,16 @@ describeFullMode('full mode (Kafka + PostgreSQL), one process per role', () => {
     await sending;
     expect(sent).toBe(batches * perBatch);
     const prefix = `user:${run}-`;
-    await eventually(async () => ((await storedCount(prefix)) >= sent ? true : undefined), 60_000, 250);
-    await eventually(async () => ((await projectedTotal(prefix)) >= sent ? true : undefined), 60_000, 250);
+    await eventually(
+      async () => ((await storedCount(prefix)) >= sent ? true : undefined),
+      60_000,
+      250,
+    );
+    await eventually(
+      async () => ((await projectedTotal(prefix)) >= sent ? true : undefined),
+      60_000,
+      250,
+    );
     // Settle, then the exact figures: every event once in the store, once in the read model.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await storedCount(prefix)).toBe(sent);

@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestDatabase } from '@touchline/platform/testing';
-import { basicAuth, eventually, REPO_ROOT, type ServerProcess, startServer } from './support/server-process';
+import {
+  basicAuth,
+  eventually,
+  REPO_ROOT,
+  type ServerProcess,
+  startServer,
+} from './support/server-process';
 import { describeFullMode, postgresTarget } from './support/services';
 
 const run = promisify(execFile);
@@ -27,20 +33,33 @@ describeFullMode('when Kafka is away', () => {
 
   beforeAll(async () => {
     stateDir = await mkdtemp(path.join(tmpdir(), 'touchline-kafka-outage-'));
-    await run('bash', [script('start.sh')], { env: { ...process.env, KAFKA_STATE_DIR: stateDir, KAFKA_PORT: '' } });
-    brokers = (await readFile(path.join(stateDir, 'broker.env'), 'utf8')).trim().replace(/^KAFKA_BROKERS=/, '');
+    await run('bash', [script('start.sh')], {
+      env: { ...process.env, KAFKA_STATE_DIR: stateDir, KAFKA_PORT: '' },
+    });
+    brokers = (await readFile(path.join(stateDir, 'broker.env'), 'utf8'))
+      .trim()
+      .replace(/^KAFKA_BROKERS=/, '');
     brokerPid = Number(await readFile(path.join(stateDir, 'broker.pid'), 'utf8'));
     database = await postgresTarget().create();
     dataDir = await mkdtemp(path.join(tmpdir(), 'touchline-kafka-outage-data-'));
-    server = await startServer({ DATABASE_URL: database.url, KAFKA_BROKERS: brokers, TOUCHLINE_DATA_DIR: dataDir, KAFKA_TOPIC_PARTITIONS: '2' });
-    keys = JSON.parse(await readFile(path.join(dataDir, 'credentials.json'), 'utf8')) as typeof keys;
+    server = await startServer({
+      DATABASE_URL: database.url,
+      KAFKA_BROKERS: brokers,
+      TOUCHLINE_DATA_DIR: dataDir,
+      KAFKA_TOPIC_PARTITIONS: '2',
+    });
+    keys = JSON.parse(
+      await readFile(path.join(dataDir, 'credentials.json'), 'utf8'),
+    ) as typeof keys;
   }, 180_000);
 
   afterAll(async () => {
     if (brokerPid) process.kill(brokerPid, 'SIGCONT');
     await server?.stop();
     if (stateDir) {
-      await run('bash', [script('stop.sh')], { env: { ...process.env, KAFKA_STATE_DIR: stateDir } });
+      await run('bash', [script('stop.sh')], {
+        env: { ...process.env, KAFKA_STATE_DIR: stateDir },
+      });
       await rm(stateDir, { recursive: true, force: true });
     }
     await database?.drop();
@@ -65,16 +84,29 @@ describeFullMode('when Kafka is away', () => {
     expect(await refused.json()).toMatchObject({ error: { code: 'SERVICE_UNAVAILABLE' } });
 
     process.kill(brokerPid, 'SIGCONT');
-    const accepted = await eventually(async () => {
-      const response = await track(userId, 'After');
-      return response.status === 200 ? response : undefined;
-    }, 60_000, 500);
+    const accepted = await eventually(
+      async () => {
+        const response = await track(userId, 'After');
+        return response.status === 200 ? response : undefined;
+      },
+      60_000,
+      500,
+    );
     expect(accepted.status).toBe(200);
-    const summary = await eventually(async () => {
-      const response = await fetch(`${server.url}/v1/customers/${userId}`, { headers: { authorization: `Bearer ${keys.apiKey}` } });
-      const body = response.status === 200 ? ((await response.json()) as { lastContact: { name: string } }) : undefined;
-      return body?.lastContact.name === 'After' ? body : undefined;
-    }, 60_000, 500);
+    const summary = await eventually(
+      async () => {
+        const response = await fetch(`${server.url}/v1/customers/${userId}`, {
+          headers: { authorization: `Bearer ${keys.apiKey}` },
+        });
+        const body =
+          response.status === 200
+            ? ((await response.json()) as { lastContact: { name: string } })
+            : undefined;
+        return body?.lastContact.name === 'After' ? body : undefined;
+      },
+      60_000,
+      500,
+    );
     expect(summary.lastContact.name).toBe('After');
   });
 });

@@ -10,22 +10,35 @@ import type { Runtime } from './platform/runtime';
 /** Build the HTTP application for a started runtime (used by main and by the tests). */
 export async function createApp(runtime: Runtime, logger: Logger): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: HARD_BODY_LIMIT_BYTES, trustProxy: false });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRuntime(runtime, logger), adapter, {
-    bodyParser: false,
-    logger: new PinoNestLogger(logger.child({ component: 'nest' })),
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRuntime(runtime, logger),
+    adapter,
+    {
+      bodyParser: false,
+      logger: new PinoNestLogger(logger.child({ component: 'nest' })),
+      abortOnError: false,
+    },
+  );
   registerRawJsonParser(app.getHttpAdapter().getInstance());
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Touchline')
-      .setDescription('Customer interaction tracking: Segment-compatible collector and customer read models.')
+      .setDescription(
+        'Customer interaction tracking: Segment-compatible collector and customer read models.',
+      )
       .setVersion('0.1.0')
-      .addBasicAuth({ type: 'http', scheme: 'basic', description: 'Write key as the user name' }, 'writeKey')
+      .addBasicAuth(
+        { type: 'http', scheme: 'basic', description: 'Write key as the user name' },
+        'writeKey',
+      )
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' }, 'apiKey')
       .build(),
   );
-  app.getHttpAdapter().get('/openapi.json', (_request, reply: { send: (body: unknown) => void }) => reply.send(document));
+  app
+    .getHttpAdapter()
+    .get('/openapi.json', (_request, reply: { send: (body: unknown) => void }) =>
+      reply.send(document),
+    );
   return app;
 }

@@ -11,7 +11,9 @@ async function main(): Promise<void> {
     config = loadConfigOrThrow(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\nFix the variables above and start again (see README.md, "Configuration").\n`);
+      process.stderr.write(
+        `${error.message}\nFix the variables above and start again (see README.md, "Configuration").\n`,
+      );
       process.exit(2);
     }
     throw error;
@@ -34,6 +36,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`Touchline failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `Touchline failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

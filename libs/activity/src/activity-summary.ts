@@ -39,7 +39,11 @@ export function emptyChannelCounts(): Record<Channel, number> {
  * Later events win by event time; equal times are broken by event id so the result does not
  * depend on arrival order.
  */
-function isLater(touchpoint: ActivityTouchpoint, state: ActivitySummary, lastEventId: string): boolean {
+function isLater(
+  touchpoint: ActivityTouchpoint,
+  state: ActivitySummary,
+  lastEventId: string,
+): boolean {
   const diff = touchpoint.occurredAt.getTime() - state.lastSeenAt.getTime();
   return diff > 0 || (diff === 0 && touchpoint.eventId > lastEventId);
 }
@@ -50,7 +54,10 @@ export interface ActivityState {
   readonly lastEventId: string;
 }
 
-export function evolveActivity(state: ActivityState | null, touchpoint: ActivityTouchpoint): ActivityState {
+export function evolveActivity(
+  state: ActivityState | null,
+  touchpoint: ActivityTouchpoint,
+): ActivityState {
   if (state === null) {
     const eventsByChannel = emptyChannelCounts();
     eventsByChannel[touchpoint.channel] = 1;
@@ -72,7 +79,9 @@ export function evolveActivity(state: ActivityState | null, touchpoint: Activity
   const eventsByChannel = { ...previous.eventsByChannel };
   eventsByChannel[touchpoint.channel] += 1;
   const first =
-    touchpoint.occurredAt.getTime() < previous.firstSeenAt.getTime() ? touchpoint.occurredAt : previous.firstSeenAt;
+    touchpoint.occurredAt.getTime() < previous.firstSeenAt.getTime()
+      ? touchpoint.occurredAt
+      : previous.firstSeenAt;
   const later = isLater(touchpoint, previous, state.lastEventId);
   return {
     lastEventId: later ? touchpoint.eventId : state.lastEventId,

@@ -29,7 +29,12 @@ describe('activity summary', () => {
 
   it('given a later contact, when an older one arrives late, then the last contact stays the later one', () => {
     const state = fold([
-      touchpoint({ eventId: 'b', occurredAt: new Date('2026-01-02T00:00:00Z'), channel: 'email', name: 'Opened' }),
+      touchpoint({
+        eventId: 'b',
+        occurredAt: new Date('2026-01-02T00:00:00Z'),
+        channel: 'email',
+        name: 'Opened',
+      }),
       touchpoint({ eventId: 'a', occurredAt: new Date('2026-01-01T00:00:00Z'), name: 'Viewed' }),
     ]);
     expect(state?.summary).toMatchObject({
@@ -48,7 +53,9 @@ describe('activity summary', () => {
       type: fc.constantFrom('WebEventTracked', 'WebPageViewed'),
       channel: fc.constantFrom(...CHANNELS),
       // Few distinct times so that ties (broken by event id) are common.
-      occurredAt: fc.integer({ min: 0, max: 5 }).map((hour) => new Date(Date.UTC(2026, 0, 1, hour))),
+      occurredAt: fc
+        .integer({ min: 0, max: 5 })
+        .map((hour) => new Date(Date.UTC(2026, 0, 1, hour))),
       name: fc.option(fc.string({ maxLength: 8 }), { nil: null }),
     });
     const historyAndPermutation = fc

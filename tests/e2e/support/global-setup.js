@@ -6,10 +6,14 @@ const path = require('node:path');
 
 module.exports = async () => {
   const root = path.resolve(__dirname, '../../..');
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', 'tsconfig.build.json'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-b', 'tsconfig.build.json'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   const reasons = [];
   const { kafkaBrokersForTests } = require('@touchline/messaging-kafka/testing');
   const kafka = await kafkaBrokersForTests();
@@ -17,11 +21,14 @@ module.exports = async () => {
   else process.env.TOUCHLINE_E2E_KAFKA_BROKERS = kafka.brokers.join(',');
   if (!process.env.TOUCHLINE_TEST_DATABASE_URL) {
     const message = 'TOUCHLINE_TEST_DATABASE_URL is not set';
-    if (process.env.TOUCHLINE_REQUIRE_SERVICES === '1') throw new Error(`${message} (TOUCHLINE_REQUIRE_SERVICES=1)`);
+    if (process.env.TOUCHLINE_REQUIRE_SERVICES === '1')
+      throw new Error(`${message} (TOUCHLINE_REQUIRE_SERVICES=1)`);
     reasons.push(message);
   }
   if (reasons.length > 0) {
     process.env.TOUCHLINE_E2E_FULL_SKIP = reasons.join('; ');
-    process.stderr.write(`\nFull-mode end-to-end tests will be skipped: ${process.env.TOUCHLINE_E2E_FULL_SKIP}\n`);
+    process.stderr.write(
+      `\nFull-mode end-to-end tests will be skipped: ${process.env.TOUCHLINE_E2E_FULL_SKIP}\n`,
+    );
   }
 };

@@ -26,15 +26,26 @@ export interface ServerProcess {
  * Start `node apps/server/dist/main.js` (the real entry point, built by the typecheck step or by
  * this suite's global setup) and wait until it says it is listening.
  */
-export async function startServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+export async function startServer(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [MAIN], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOST: '127.0.0.1', PORT: '0', TOUCHLINE_LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      TOUCHLINE_LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
   const logs: LogLine[] = [];
-  let exited: Promise<number | null> = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  let exited: Promise<number | null> = new Promise((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   const onData = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (!line) continue;
@@ -52,7 +63,9 @@ export async function startServer(env: Record<string, string>, timeoutMs = 60_00
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`server did not start within ${timeoutMs} ms:\n${output.slice(-30).join('\n')}`));
+      reject(
+        new Error(`server did not start within ${timeoutMs} ms:\n${output.slice(-30).join('\n')}`),
+      );
     }, timeoutMs);
     const poll = setInterval(() => {
       const running = logs.find((line) => line.msg === 'Touchline is running');
@@ -65,7 +78,11 @@ export async function startServer(env: Record<string, string>, timeoutMs = 60_00
     void exited.then((code) => {
       clearInterval(poll);
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before it was ready:\n${output.slice(-30).join('\n')}`));
+      reject(
+        new Error(
+          `server exited with ${code} before it was ready:\n${output.slice(-30).join('\n')}`,
+        ),
+      );
     });
   });
   exited = exited.then((code) => code);
@@ -92,7 +109,11 @@ export async function startServer(env: Record<string, string>, timeoutMs = 60_00
 }
 
 /** Poll until `check` returns a value (not undefined), or fail with the last error. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -103,7 +124,9 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(
+        `condition not met within ${timeoutMs} ms${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -4,11 +4,13 @@ import { type TestDatabaseTarget, testDatabaseTargets } from '@touchline/platfor
 export const fullModeSkipReason: string | undefined = process.env['TOUCHLINE_E2E_FULL_SKIP'];
 
 /** `describe` when Kafka and PostgreSQL are here, `describe.skip` otherwise (the reason is printed). */
-export const describeFullMode: jest.Describe = fullModeSkipReason === undefined ? describe : describe.skip;
+export const describeFullMode: jest.Describe =
+  fullModeSkipReason === undefined ? describe : describe.skip;
 
 export function kafkaBrokers(): string[] {
   const brokers = process.env['TOUCHLINE_E2E_KAFKA_BROKERS'];
-  if (!brokers) throw new Error('Kafka brokers unknown: the e2e global setup did not find a broker');
+  if (!brokers)
+    throw new Error('Kafka brokers unknown: the e2e global setup did not find a broker');
   return brokers.split(',');
 }
 

@@ -1,4 +1,10 @@
-import { type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
+import {
+  type CanActivate,
+  type ExecutionContext,
+  Inject,
+  Injectable,
+  SetMetadata,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { TouchlineException } from '../common/touchline.exception';
@@ -15,7 +21,8 @@ export interface AuthenticatedRequest extends FastifyRequest {
 
 export function bearerKey(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
-  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7).trim() || null;
+  if (typeof header === 'string' && header.startsWith('Bearer '))
+    return header.slice(7).trim() || null;
   const apiKey = request.headers['x-api-key'];
   return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey : null;
 }
@@ -29,17 +36,27 @@ export class ApiKeyGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const roles = this.reflector.getAllAndOverride<KeyRole[] | undefined>(ROLES_KEY, [context.getHandler(), context.getClass()]);
+    const roles = this.reflector.getAllAndOverride<KeyRole[] | undefined>(ROLES_KEY, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (!roles) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const key = bearerKey(request);
     if (!key) {
-      throw new TouchlineException('UNAUTHORIZED', 'An API key is required: send "Authorization: Bearer <key>".');
+      throw new TouchlineException(
+        'UNAUTHORIZED',
+        'An API key is required: send "Authorization: Bearer <key>".',
+      );
     }
     const principal = await this.keys.resolve(key);
-    if (!principal) throw new TouchlineException('UNAUTHORIZED', 'The API key is unknown, revoked or expired.');
+    if (!principal)
+      throw new TouchlineException('UNAUTHORIZED', 'The API key is unknown, revoked or expired.');
     if (principal.role !== 'admin' && !roles.includes(principal.role)) {
-      throw new TouchlineException('FORBIDDEN', `This endpoint needs a key with the role ${roles.join(' or ')}.`);
+      throw new TouchlineException(
+        'FORBIDDEN',
+        `This endpoint needs a key with the role ${roles.join(' or ')}.`,
+      );
     }
     request.principal = principal;
     return true;

@@ -48,13 +48,29 @@ export class ApiKeyStore {
     await this.pool.query(
       `INSERT INTO access.api_keys (id, key_hash, role, source_id, channel, label, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [id, hashKey(key), input.role, input.sourceId ?? null, input.channel ?? null, input.label, input.expiresAt ?? null],
+      [
+        id,
+        hashKey(key),
+        input.role,
+        input.sourceId ?? null,
+        input.channel ?? null,
+        input.label,
+        input.expiresAt ?? null,
+      ],
     );
-    return { key, keyId: id, role: input.role, sourceId: input.sourceId ?? null, channel: input.channel ?? null };
+    return {
+      key,
+      keyId: id,
+      role: input.role,
+      sourceId: input.sourceId ?? null,
+      channel: input.channel ?? null,
+    };
   }
 
   async count(): Promise<number> {
-    const result = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM access.api_keys');
+    const result = await this.pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM access.api_keys',
+    );
     return Number(result.rows[0]?.n ?? 0);
   }
 
@@ -74,7 +90,9 @@ export class ApiKeyStore {
       [hash],
     );
     const row = result.rows[0];
-    const principal = row ? { keyId: row.id, role: row.role, sourceId: row.source_id, channel: row.channel } : null;
+    const principal = row
+      ? { keyId: row.id, role: row.role, sourceId: row.source_id, channel: row.channel }
+      : null;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { principal, until: this.now() + CACHE_TTL_MS });
     return principal;

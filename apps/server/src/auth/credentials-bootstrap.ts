@@ -10,13 +10,22 @@ import { ApiKeyStore } from './api-keys';
  * read. The keys never go to the log; the log says where the file is. An advisory lock makes
  * roles starting together agree on one set of keys.
  */
-export async function bootstrapCredentials(pool: Pool, dataDir: string, logger: Logger): Promise<void> {
+export async function bootstrapCredentials(
+  pool: Pool,
+  dataDir: string,
+  logger: Logger,
+): Promise<void> {
   const keys = new ApiKeyStore(pool);
   const lock = await pool.connect();
   try {
     await lock.query('SELECT pg_advisory_lock(hashtext($1))', ['touchline:bootstrap-credentials']);
     if ((await keys.count()) > 0) return;
-    const writeKey = await keys.create({ role: 'ingestion', label: 'default web source', sourceId: 'default-web', channel: 'web' });
+    const writeKey = await keys.create({
+      role: 'ingestion',
+      label: 'default web source',
+      sourceId: 'default-web',
+      channel: 'web',
+    });
     const adminKey = await keys.create({ role: 'admin', label: 'bootstrap admin' });
     await mkdir(dataDir, { recursive: true });
     const file = path.join(dataDir, 'credentials.json');
@@ -26,9 +35,14 @@ export async function bootstrapCredentials(pool: Pool, dataDir: string, logger: 
       apiKey: adminKey.key,
     };
     await writeFile(file, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
-    logger.info({ file }, 'first start: created a write key and an admin API key; they are in this file');
+    logger.info(
+      { file },
+      'first start: created a write key and an admin API key; they are in this file',
+    );
   } finally {
-    await lock.query('SELECT pg_advisory_unlock(hashtext($1))', ['touchline:bootstrap-credentials']).catch(() => undefined);
+    await lock
+      .query('SELECT pg_advisory_unlock(hashtext($1))', ['touchline:bootstrap-credentials'])
+      .catch(() => undefined);
     lock.release();
   }
 }

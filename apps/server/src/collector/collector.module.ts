@@ -14,7 +14,8 @@ import { RejectBodyHandler } from './reject-body.command';
     {
       provide: CollectorService,
       inject: [RUNTIME],
-      useFactory: (runtime: Runtime) => new CollectorService(runtime.transport.publisher(), runtime.topics),
+      useFactory: (runtime: Runtime) =>
+        new CollectorService(runtime.transport.publisher(), runtime.topics),
     },
     IngestMessagesHandler,
     RejectBodyHandler,

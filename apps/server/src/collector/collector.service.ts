@@ -64,7 +64,13 @@ export class CollectorService {
       };
       const size = Buffer.byteLength(safeStringify(message), 'utf8');
       if (size > MAX_MESSAGE_BYTES) {
-        rejected([{ field: '(message)', rule: 'max-size', message: `a message must be at most ${MAX_MESSAGE_BYTES} bytes (got ${size})` }]);
+        rejected([
+          {
+            field: '(message)',
+            rule: 'max-size',
+            message: `a message must be at most ${MAX_MESSAGE_BYTES} bytes (got ${size})`,
+          },
+        ]);
         return;
       }
       const mapped = mapSegmentCall(message, request.impliedType, {
@@ -76,7 +82,11 @@ export class CollectorService {
         rejected(mapped.errors);
         return;
       }
-      const valid = validateEventData(mapped.value.type, mapped.value.schemaVersion, mapped.value.data);
+      const valid = validateEventData(
+        mapped.value.type,
+        mapped.value.schemaVersion,
+        mapped.value.data,
+      );
       if (!valid.ok) {
         rejected(valid.errors.map((e) => ({ field: e.path, rule: e.rule, message: e.message })));
         return;
@@ -88,7 +98,11 @@ export class CollectorService {
     return results;
   }
 
-  private envelopeMessage(event: MappedEvent, request: IngestRequest, sourceId: string): OutboundMessage {
+  private envelopeMessage(
+    event: MappedEvent,
+    request: IngestRequest,
+    sourceId: string,
+  ): OutboundMessage {
     const envelope = {
       eventId: deriveEventId(sourceId, event.messageId),
       type: event.type,
@@ -105,14 +119,17 @@ export class CollectorService {
       topic: this.topics.channel(event.channel),
       key: event.streamId,
       value: encodeEnvelope(envelope),
-      headers: { 'content-type': 'application/avro', 'touchline-event-type': `${event.type}.v${event.schemaVersion}` },
+      headers: {
+        'content-type': 'application/avro',
+        'touchline-event-type': `${event.type}.v${event.schemaVersion}`,
+      },
     };
   }
 }
 
 function messageIdOf(message: unknown): string | null {
   if (typeof message === 'object' && message !== null && 'messageId' in message) {
-    const id = (message as { messageId: unknown }).messageId;
+    const id = message.messageId;
     return typeof id === 'string' ? id.slice(0, 512) : null;
   }
   return null;

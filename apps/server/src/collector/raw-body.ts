@@ -25,7 +25,11 @@ export function registerRawJsonParser(fastify: FastifyInstance): void {
   fastify.addContentTypeParser(
     ['application/json', 'text/plain'],
     { parseAs: 'buffer', bodyLimit: HARD_BODY_LIMIT_BYTES },
-    (request: RequestWithRawBody, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    (
+      request: RequestWithRawBody,
+      body: Buffer,
+      done: (err: Error | null, body?: unknown) => void,
+    ) => {
       request.rawBody = body;
       if (body.length === 0) {
         done(null, new MalformedJsonBody(body, 'the body is empty'));
@@ -34,7 +38,10 @@ export function registerRawJsonParser(fastify: FastifyInstance): void {
       try {
         done(null, JSON.parse(body.toString('utf8')));
       } catch (error) {
-        done(null, new MalformedJsonBody(body, error instanceof Error ? error.message : 'not JSON'));
+        done(
+          null,
+          new MalformedJsonBody(body, error instanceof Error ? error.message : 'not JSON'),
+        );
       }
     },
   );

@@ -1,4 +1,10 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  Inject,
+} from '@nestjs/common';
 import { EventStoreUnavailableError } from '@touchline/event-store';
 import { TransportUnavailableError } from '@touchline/messaging';
 import { isConnectionError } from '@touchline/platform';
@@ -36,7 +42,8 @@ export class ErrorFilter implements ExceptionFilter {
 
   private toTouchlineException(exception: unknown): TouchlineException {
     if (exception instanceof TouchlineException) return exception;
-    if (exception instanceof TransportUnavailableError) return serviceUnavailable('The message broker');
+    if (exception instanceof TransportUnavailableError)
+      return serviceUnavailable('The message broker');
     if (exception instanceof EventStoreUnavailableError || isConnectionError(exception)) {
       return serviceUnavailable('The database');
     }

@@ -7,7 +7,12 @@ export type Role = (typeof ROLES)[number];
 const rolesSchema = z
   .string()
   .default(ROLES.join(','))
-  .transform((value) => value.split(',').map((role) => role.trim()).filter(Boolean))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((role) => role.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.enum(ROLES)).min(1, 'name at least one role'));
 
 const urlSchema = (protocols: readonly string[]) =>
@@ -20,7 +25,12 @@ const urlSchema = (protocols: readonly string[]) =>
 
 const brokersSchema = z
   .string()
-  .transform((value) => value.split(',').map((broker) => broker.trim()).filter(Boolean))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((broker) => broker.trim())
+      .filter(Boolean),
+  )
   .pipe(
     z
       .array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'each broker must be host:port'))
@@ -34,7 +44,9 @@ const envSchema = z.object({
   TOUCHLINE_DATA_DIR: z.string().min(1).default('./data'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  TOUCHLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TOUCHLINE_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   KAFKA_CLIENT_ID: z.string().min(1).default('touchline'),
   TOUCHLINE_TOPIC_PREFIX: z
@@ -47,8 +59,18 @@ const envSchema = z.object({
 
 export interface TouchlineConfig {
   readonly roles: ReadonlySet<Role>;
-  readonly database: { readonly kind: 'embedded'; readonly dataDir: string } | { readonly kind: 'postgres'; readonly url: string };
-  readonly transport: { readonly kind: 'in-process' } | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly clientId: string; readonly partitions: number; readonly deadLetterRetentionMs: number };
+  readonly database:
+    | { readonly kind: 'embedded'; readonly dataDir: string }
+    | { readonly kind: 'postgres'; readonly url: string };
+  readonly transport:
+    | { readonly kind: 'in-process' }
+    | {
+        readonly kind: 'kafka';
+        readonly brokers: readonly string[];
+        readonly clientId: string;
+        readonly partitions: number;
+        readonly deadLetterRetentionMs: number;
+      };
   readonly dataDir: string;
   /** Namespace of topics and consumer groups on a shared Kafka cluster. */
   readonly topicPrefix: string;
@@ -62,13 +84,16 @@ export class ConfigError extends Error {
 
 /** Validate the environment once at start-up; every problem is reported with the variable's name. */
 export function loadConfigOrThrow(env: NodeJS.ProcessEnv): TouchlineConfig {
-  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  const parsed = envSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')),
+  );
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = issue.path.length > 0 ? String(issue.path[0]) : '(environment)';
       const value = env[String(issue.path[0])];
       // Never echo a value that may hold a password (DATABASE_URL).
-      const shown = value !== undefined && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got "${value}")` : '';
+      const shown =
+        value !== undefined && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got "${value}")` : '';
       return `  ${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
@@ -90,7 +115,9 @@ export function loadConfigOrThrow(env: NodeJS.ProcessEnv): TouchlineConfig {
   }
   return {
     roles,
-    database: values.DATABASE_URL ? { kind: 'postgres', url: values.DATABASE_URL } : { kind: 'embedded', dataDir: path.join(dataDir, 'pglite') },
+    database: values.DATABASE_URL
+      ? { kind: 'postgres', url: values.DATABASE_URL }
+      : { kind: 'embedded', dataDir: path.join(dataDir, 'pglite') },
     transport: values.KAFKA_BROKERS
       ? {
           kind: 'kafka',

@@ -15,8 +15,14 @@ describe('configuration', () => {
       KAFKA_BROKERS: '127.0.0.1:9092, 127.0.0.1:9093',
       TOUCHLINE_ROLES: 'recorder',
     });
-    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:5432/touchline' });
-    expect(config.transport).toMatchObject({ kind: 'kafka', brokers: ['127.0.0.1:9092', '127.0.0.1:9093'] });
+    expect(config.database).toEqual({
+      kind: 'postgres',
+      url: 'postgres://postgres@127.0.0.1:5432/touchline',
+    });
+    expect(config.transport).toMatchObject({
+      kind: 'kafka',
+      brokers: ['127.0.0.1:9092', '127.0.0.1:9093'],
+    });
     expect([...config.roles]).toEqual(['recorder']);
   });
 
@@ -33,8 +39,13 @@ describe('configuration', () => {
   });
 
   it('never echoes the database URL, which may carry a password', () => {
-    expect(() => loadConfigOrThrow({ DATABASE_URL: 'postgres:secret' })).toThrow(
-      expect.objectContaining({ message: expect.not.stringContaining('secret') }) as Error,
-    );
+    let message = '';
+    try {
+      loadConfigOrThrow({ DATABASE_URL: 'postgres:secret' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('DATABASE_URL');
+    expect(message).not.toContain('secret');
   });
 });

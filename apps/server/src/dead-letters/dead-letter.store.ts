@@ -27,11 +27,27 @@ export class DeadLetterStore {
     );
   }
 
-  async list(limit: number): Promise<Array<{ id: string; reasonCode: string; reason: string; endpoint: string; raw: Buffer }>> {
-    const result = await this.pool.query<{ id: string; reason_code: string; reason: string; endpoint: string; raw_payload: Buffer }>(
+  async list(
+    limit: number,
+  ): Promise<
+    Array<{ id: string; reasonCode: string; reason: string; endpoint: string; raw: Buffer }>
+  > {
+    const result = await this.pool.query<{
+      id: string;
+      reason_code: string;
+      reason: string;
+      endpoint: string;
+      raw_payload: Buffer;
+    }>(
       `SELECT id, reason_code, reason, endpoint, raw_payload FROM ingest.dead_letters ORDER BY received_at DESC LIMIT $1`,
       [limit],
     );
-    return result.rows.map((r) => ({ id: r.id, reasonCode: r.reason_code, reason: r.reason, endpoint: r.endpoint, raw: r.raw_payload }));
+    return result.rows.map((r) => ({
+      id: r.id,
+      reasonCode: r.reason_code,
+      reason: r.reason,
+      endpoint: r.endpoint,
+      raw: r.raw_payload,
+    }));
   }
 }

@@ -54,7 +54,11 @@ export function deadLetterMessage(topics: IngestTopics, letter: DeadLetter): Out
 export function parseDeadLetter(value: Buffer): DeadLetter | null {
   try {
     const parsed = JSON.parse(value.toString('utf8')) as Partial<DeadLetter>;
-    if (typeof parsed.id !== 'string' || typeof parsed.rawBase64 !== 'string' || typeof parsed.reasonCode !== 'string') {
+    if (
+      typeof parsed.id !== 'string' ||
+      typeof parsed.rawBase64 !== 'string' ||
+      typeof parsed.reasonCode !== 'string'
+    ) {
       return null;
     }
     return parsed as DeadLetter;

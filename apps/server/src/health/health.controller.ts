@@ -18,7 +18,9 @@ export class HealthController {
 
   @Get('ready')
   @ApiOperation({ summary: 'The database and the broker answer; 503 otherwise' })
-  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<{ status: string; database: boolean; transport: boolean }> {
+  async ready(
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<{ status: string; database: boolean; transport: boolean }> {
     const [database, transport] = await Promise.all([
       this.runtime.pool.query('SELECT 1').then(
         () => true,

@@ -1,7 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import type { EventStore } from '@touchline/event-store';
 import { eventStoreMigrations, PostgresEventStore } from '@touchline/event-store-postgres';
-import { InProcessTransport, type IngestTopics, ingestTopics, type Transport } from '@touchline/messaging';
+import {
+  InProcessTransport,
+  type IngestTopics,
+  ingestTopics,
+  type Transport,
+} from '@touchline/messaging';
 import { KafkaTransport } from '@touchline/messaging-kafka';
 import { createPool, runMigrations, startEmbeddedPostgres } from '@touchline/platform';
 import type { Pool } from 'pg';
@@ -30,10 +35,13 @@ export class Runtime {
     if (config.database.kind === 'embedded') {
       await mkdir(config.database.dataDir, { recursive: true });
       const embedded = await startEmbeddedPostgres({ dataDir: config.database.dataDir, port: 0 });
-      stopEmbedded = embedded.stop;
+      stopEmbedded = () => embedded.stop();
       databaseUrl = embedded.url;
       // No password: PGlite listens on 127.0.0.1 only. Logged so analysts can point psql at it.
-      logger.info({ dataDir: config.database.dataDir, embeddedDatabaseUrl: embedded.url }, 'embedded database started');
+      logger.info(
+        { dataDir: config.database.dataDir, embeddedDatabaseUrl: embedded.url },
+        'embedded database started',
+      );
     } else {
       databaseUrl = config.database.url;
     }
@@ -46,7 +54,7 @@ export class Runtime {
       await stopEmbedded?.();
       throw error;
     }
-    const eventStore = new PostgresEventStore(pool);
+    const eventStore = new PostgresEventStore({ pool });
     const transport: Transport =
       config.transport.kind === 'kafka'
         ? new KafkaTransport({
@@ -61,10 +69,14 @@ export class Runtime {
         : new InProcessTransport();
     const topics = ingestTopics(config.topicPrefix);
     const { partitions, deadLetterRetentionMs } =
-      config.transport.kind === 'kafka' ? config.transport : { partitions: 6, deadLetterRetentionMs: undefined };
+      config.transport.kind === 'kafka'
+        ? config.transport
+        : { partitions: 6, deadLetterRetentionMs: undefined };
     await transport.ensureTopics(
       topics.all.map((name) =>
-        name === topics.deadLetters ? { name, partitions, retentionMs: deadLetterRetentionMs } : { name, partitions },
+        name === topics.deadLetters
+          ? { name, partitions, retentionMs: deadLetterRetentionMs }
+          : { name, partitions },
       ),
     );
     return new Runtime(config, pool, databaseUrl, eventStore, transport, topics, stopEmbedded);

@@ -27,7 +27,8 @@ function isChannel(value: unknown): value is Channel {
 export function touchpointOf(event: RecordedEvent): ActivityTouchpoint | null {
   const { channel, occurredAt } = event.metadata;
   if (!isChannel(channel) || typeof occurredAt !== 'string') return null;
-  const name = event.data['event'];
+  // What the touchpoint was about: the tracked event's name, or the page's.
+  const name = event.data['event'] ?? event.data['name'];
   return {
     customerKey: event.streamId,
     eventId: event.eventId,
@@ -43,7 +44,12 @@ function fromRow(row: ActivityRow): ActivityState {
     lastEventId: row.last_event_id,
     summary: {
       customerKey: row.customer_key,
-      eventsByChannel: { web: row.web_events, email: row.email_events, phone: row.phone_events, other: row.other_events },
+      eventsByChannel: {
+        web: row.web_events,
+        email: row.email_events,
+        phone: row.phone_events,
+        other: row.other_events,
+      },
       totalEvents: row.total_events,
       firstSeenAt: row.first_seen_at,
       lastSeenAt: row.last_seen_at,
@@ -67,11 +73,18 @@ export const activityProjection: Projection = {
       'SELECT * FROM read_models.customer_activity WHERE customer_key = ANY($1::text[])',
       [keys],
     );
-    const states = new Map<string, ActivityState | null>(existing.rows.map((row) => [row.customer_key, fromRow(row)]));
+    const states = new Map<string, ActivityState | null>(
+      existing.rows.map((row) => [row.customer_key, fromRow(row)]),
+    );
     for (const touchpoint of touchpoints) {
-      states.set(touchpoint.customerKey, evolveActivity(states.get(touchpoint.customerKey) ?? null, touchpoint));
+      states.set(
+        touchpoint.customerKey,
+        evolveActivity(states.get(touchpoint.customerKey) ?? null, touchpoint),
+      );
     }
-    const changed = keys.map((key) => states.get(key)).filter((s): s is ActivityState => s !== null && s !== undefined);
+    const changed = keys
+      .map((key) => states.get(key))
+      .filter((s): s is ActivityState => s !== null && s !== undefined);
     const column = <T>(pick: (state: ActivityState) => T): T[] => changed.map(pick);
     await client.query(
       `INSERT INTO read_models.customer_activity AS a

@@ -1,4 +1,9 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import type { Runtime } from '../platform/runtime';
@@ -11,11 +16,15 @@ import { Projector } from './projector';
 export class ProjectorService implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly projectors: readonly Projector[];
 
-  constructor(
-    @Inject(RUNTIME) runtime: Runtime,
-    @Inject(LOGGER) logger: Logger,
-  ) {
-    this.projectors = [new Projector(runtime.pool, runtime.eventStore, activityProjection, logger.child({ role: 'projector' }))];
+  constructor(@Inject(RUNTIME) runtime: Runtime, @Inject(LOGGER) logger: Logger) {
+    this.projectors = [
+      new Projector(
+        runtime.pool,
+        runtime.eventStore,
+        activityProjection,
+        logger.child({ role: 'projector' }),
+      ),
+    ];
   }
 
   onApplicationBootstrap(): void {

@@ -10,13 +10,18 @@ import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { Projection } from './projection';
 
-export async function loadCheckpoint(pool: Pool | PoolClient, projection: Projection): Promise<GlobalCheckpoint> {
+export async function loadCheckpoint(
+  pool: Pool | PoolClient,
+  projection: Projection,
+): Promise<GlobalCheckpoint> {
   const result = await pool.query<{ transaction_id: string; position: string }>(
     'SELECT transaction_id, position FROM projections.checkpoints WHERE projection = $1',
     [projection.name],
   );
   const row = result.rows[0];
-  return row ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) } : START;
+  return row
+    ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) }
+    : START;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -61,7 +66,10 @@ export class Projector {
           continue;
         }
         this.checkpoint = await loadCheckpoint(this.pool, this.projection);
-        this.logger.info({ projection: this.projection.name, checkpoint: formatCheckpoint(this.checkpoint) }, 'projector running');
+        this.logger.info(
+          { projection: this.projection.name, checkpoint: formatCheckpoint(this.checkpoint) },
+          'projector running',
+        );
         this.subscription = this.store.subscribeToAll({
           after: this.checkpoint,
           batchSize: this.batchSize,
@@ -73,7 +81,10 @@ export class Projector {
         await this.subscription.done;
       } catch (error) {
         if (this.stopped) break;
-        this.logger.error({ err: error, projection: this.projection.name, retryInMs: backoff }, 'projector failed; restarting');
+        this.logger.error(
+          { err: error, projection: this.projection.name, retryInMs: backoff },
+          'projector failed; restarting',
+        );
         this.releaseLock(true);
         await sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -85,7 +96,10 @@ export class Projector {
     if (this.lockClient) return true;
     const client = await this.pool.connect();
     const lockKey = `touchline:projection:${this.projection.name}`;
-    const result = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [lockKey]);
+    const result = await client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
+      [lockKey],
+    );
     if (!result.rows[0]?.locked) {
       client.release();
       return false;
@@ -101,7 +115,10 @@ export class Projector {
     this.lockClient = null;
   }
 
-  private async applyBatch(events: readonly RecordedEvent[], checkpoint: GlobalCheckpoint): Promise<void> {
+  private async applyBatch(
+    events: readonly RecordedEvent[],
+    checkpoint: GlobalCheckpoint,
+  ): Promise<void> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -111,7 +128,12 @@ export class Projector {
          VALUES ($1, $2, $3, $4, now())
          ON CONFLICT (projection) DO UPDATE SET version = excluded.version, transaction_id = excluded.transaction_id,
            position = excluded.position, updated_at = excluded.updated_at`,
-        [this.projection.name, this.projection.version, checkpoint.transactionId.toString(), checkpoint.position.toString()],
+        [
+          this.projection.name,
+          this.projection.version,
+          checkpoint.transactionId.toString(),
+          checkpoint.position.toString(),
+        ],
       );
       await client.query('COMMIT');
       this.checkpoint = checkpoint;

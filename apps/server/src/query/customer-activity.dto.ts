@@ -11,11 +11,17 @@ export class LastContactDto {
   @ApiProperty({ description: 'Event time of the latest touchpoint' }) at!: string;
   @ApiProperty({ enum: ['web', 'email', 'phone', 'other'] }) channel!: string;
   @ApiProperty({ example: 'WebEventTracked' }) type!: string;
-  @ApiProperty({ nullable: true, type: String, description: 'What it was about (e.g. the tracked event name)' }) name!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'What it was about (e.g. the tracked event name)',
+  })
+  name!: string | null;
 }
 
 export class CustomerActivityDto {
-  @ApiProperty({ example: 'user:u-42', description: 'user:<userId> or anon:<anonymousId>' }) customerKey!: string;
+  @ApiProperty({ example: 'user:u-42', description: 'user:<userId> or anon:<anonymousId>' })
+  customerKey!: string;
   @ApiProperty({ type: ChannelCountsDto }) eventsByChannel!: ChannelCountsDto;
   @ApiProperty() totalEvents!: number;
   @ApiProperty() firstSeenAt!: string;

@@ -18,23 +18,45 @@ export function candidateKeys(customerId: string): string[] {
 }
 
 @QueryHandler(GetCustomerActivityQuery)
-export class GetCustomerActivityHandler implements IQueryHandler<GetCustomerActivityQuery, CustomerActivityDto> {
+export class GetCustomerActivityHandler implements IQueryHandler<
+  GetCustomerActivityQuery,
+  CustomerActivityDto
+> {
   constructor(private readonly dataSource: DataSource) {}
 
   async execute({ customerId }: GetCustomerActivityQuery): Promise<CustomerActivityDto> {
     const keys = candidateKeys(customerId);
-    const rows = await this.dataSource.getRepository(CustomerActivityEntity).createQueryBuilder('a').where('a.customerKey IN (:...keys)', { keys }).getMany();
-    const row = keys.map((key) => rows.find((r) => r.customerKey === key)).find((r) => r !== undefined);
+    const rows = await this.dataSource
+      .getRepository(CustomerActivityEntity)
+      .createQueryBuilder('a')
+      .where('a.customerKey IN (:...keys)', { keys })
+      .getMany();
+    const row = keys
+      .map((key) => rows.find((r) => r.customerKey === key))
+      .find((r) => r !== undefined);
     if (!row) {
-      throw new TouchlineException('NOT_FOUND', `No customer "${customerId}": no event has been recorded for this id yet.`);
+      throw new TouchlineException(
+        'NOT_FOUND',
+        `No customer "${customerId}": no event has been recorded for this id yet.`,
+      );
     }
     return {
       customerKey: row.customerKey,
-      eventsByChannel: { web: row.webEvents, email: row.emailEvents, phone: row.phoneEvents, other: row.otherEvents },
+      eventsByChannel: {
+        web: row.webEvents,
+        email: row.emailEvents,
+        phone: row.phoneEvents,
+        other: row.otherEvents,
+      },
       totalEvents: row.totalEvents,
       firstSeenAt: row.firstSeenAt.toISOString(),
       lastSeenAt: row.lastSeenAt.toISOString(),
-      lastContact: { at: row.lastSeenAt.toISOString(), channel: row.lastChannel, type: row.lastEventType, name: row.lastEventName },
+      lastContact: {
+        at: row.lastSeenAt.toISOString(),
+        channel: row.lastChannel,
+        type: row.lastEventType,
+        name: row.lastEventName,
+      },
     };
   }
 }

@@ -1,4 +1,9 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { MessageConsumer } from '@touchline/messaging';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
@@ -27,7 +32,11 @@ export class RecorderService implements OnApplicationBootstrap, OnApplicationShu
 
   async onApplicationBootstrap(): Promise<void> {
     const { topics, transport } = this.runtime;
-    this.consumer = transport.consumer({ groupId: topics.group('recorder'), topics: topics.all, fromBeginning: true });
+    this.consumer = transport.consumer({
+      groupId: topics.group('recorder'),
+      topics: topics.all,
+      fromBeginning: true,
+    });
     await this.consumer.start((messages) => this.recorder.record(messages));
     this.logger.info({ role: 'recorder', topics: topics.all }, 'recorder consuming');
   }

@@ -1,4 +1,8 @@
-import { decodeEnvelopeOrThrow, decodeEventDataOrThrow, eventDataToJson } from '@touchline/contracts';
+import {
+  decodeEnvelopeOrThrow,
+  decodeEventDataOrThrow,
+  eventDataToJson,
+} from '@touchline/contracts';
 import type { EventStore, NewEvent, StreamBatch } from '@touchline/event-store';
 import type { IngestTopics, InboundMessage } from '@touchline/messaging';
 import type { Logger } from 'pino';
@@ -32,7 +36,9 @@ export class Recorder {
     const letters: DeadLetter[] = [];
     for (const message of messages) {
       if (message.topic === this.topics.deadLetters) {
-        const letter = parseDeadLetter(message.value) ?? this.unreadable(message, 'the dead letter is not valid JSON');
+        const letter =
+          parseDeadLetter(message.value) ??
+          this.unreadable(message, 'the dead letter is not valid JSON');
         letters.push(letter);
         continue;
       }
@@ -43,7 +49,9 @@ export class Recorder {
         streams.set(streamId, events);
       } catch (error) {
         // A message we cannot read must not block its partition: keep it, with the reason.
-        letters.push(this.unreadable(message, error instanceof Error ? error.message : String(error)));
+        letters.push(
+          this.unreadable(message, error instanceof Error ? error.message : String(error)),
+        );
       }
     }
     const batches: StreamBatch[] = [...streams].map(([streamId, events]) => ({ streamId, events }));
@@ -55,7 +63,10 @@ export class Recorder {
     if (letters.length > 0) {
       await this.deadLetters.save(letters);
       this.stats.deadLetters += letters.length;
-      this.logger.warn({ count: letters.length, reasons: [...new Set(letters.map((l) => l.reasonCode))] }, 'dead letters stored');
+      this.logger.warn(
+        { count: letters.length, reasons: [...new Set(letters.map((l) => l.reasonCode))] },
+        'dead letters stored',
+      );
     }
   }
 
@@ -63,7 +74,9 @@ export class Recorder {
     const envelope = decodeEnvelopeOrThrow(message.value);
     const payload = decodeEventDataOrThrow(envelope.data);
     if (payload.type !== envelope.type || payload.version !== envelope.schemaVersion) {
-      throw new Error(`envelope says ${envelope.type} v${envelope.schemaVersion}, data is ${payload.type} v${payload.version}`);
+      throw new Error(
+        `envelope says ${envelope.type} v${envelope.schemaVersion}, data is ${payload.type} v${payload.version}`,
+      );
     }
     return {
       streamId: envelope.streamId,

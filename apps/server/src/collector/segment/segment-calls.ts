@@ -22,38 +22,82 @@ export interface MappedEvent {
   readonly name: string | null;
 }
 
-export const SUPPORTED_CALLS = ['track'] as const;
-
 export interface MapContext {
   readonly receivedAt: Date;
   readonly defaults: BatchDefaults;
   readonly newMessageId: () => string;
 }
 
-const MAX_EVENT_NAME_LENGTH = 200;
+const MAX_NAME_LENGTH = 200;
 
-function mapTrack(message: Record<string, unknown>, ctx: MapContext): Parsed<MappedEvent> {
+/** How each Segment call type maps onto our event type: the fields beyond the common ones. */
+interface CallMapping {
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly readFields: (reader: MessageReader) => Record<string, unknown>;
+  /** What the touchpoint was about. */
+  readonly nameOf: (fields: Record<string, unknown>) => string | null;
+}
+
+const CALLS = {
+  track: {
+    type: 'WebEventTracked',
+    schemaVersion: 1,
+    readFields: (reader) => ({
+      event: reader.requiredString('event', MAX_NAME_LENGTH),
+      properties: reader.object('properties'),
+    }),
+    nameOf: (fields) => fields['event'] as string,
+  },
+  page: {
+    type: 'WebPageViewed',
+    schemaVersion: 1,
+    readFields: (reader) => ({
+      category: reader.optionalString('category', MAX_NAME_LENGTH),
+      name: reader.optionalString('name', MAX_NAME_LENGTH),
+      properties: reader.object('properties'),
+    }),
+    nameOf: (fields) => (fields['name'] as string | null) ?? null,
+  },
+  identify: {
+    type: 'UserIdentified',
+    schemaVersion: 1,
+    readFields: (reader) => ({ traits: reader.object('traits') }),
+    nameOf: () => null,
+  },
+} satisfies Record<string, CallMapping>;
+
+export type SupportedCall = keyof typeof CALLS;
+export const SUPPORTED_CALLS = Object.keys(CALLS) as SupportedCall[];
+
+function isSupportedCall(type: string): type is SupportedCall {
+  return Object.prototype.hasOwnProperty.call(CALLS, type);
+}
+
+function mapCall(
+  mapping: CallMapping,
+  message: Record<string, unknown>,
+  ctx: MapContext,
+): Parsed<MappedEvent> {
   const reader = new MessageReader(message);
   const common = readCommonFields(reader, ctx.defaults, ctx.receivedAt, ctx.newMessageId);
-  const event = reader.requiredString('event', MAX_EVENT_NAME_LENGTH);
-  const properties = reader.object('properties');
+  const fields = mapping.readFields(reader);
   if (reader.errors.length > 0) return { ok: false, errors: reader.errors };
   return {
     ok: true,
     value: {
-      type: 'WebEventTracked',
-      schemaVersion: 1,
+      type: mapping.type,
+      schemaVersion: mapping.schemaVersion,
       channel: 'web',
       messageId: common.messageId,
       streamId: streamIdFor(common),
       occurredAt: common.occurredAt,
-      name: event,
+      name: mapping.nameOf(fields),
       data: {
         messageId: common.messageId,
         userId: common.userId,
         anonymousId: common.anonymousId,
-        event,
-        properties,
+        ...fields,
         context: common.context,
         integrations: common.integrations,
         timestamp: common.occurredAt,
@@ -68,24 +112,39 @@ function mapTrack(message: Record<string, unknown>, ctx: MapContext): Parsed<Map
  * Map one Segment call. `impliedType` is the endpoint's call type (`/v1/track` implies track);
  * in a batch each message names its own `type`.
  */
-export function mapSegmentCall(message: unknown, impliedType: string | null, ctx: MapContext): Parsed<MappedEvent> {
+export function mapSegmentCall(
+  message: unknown,
+  impliedType: string | null,
+  ctx: MapContext,
+): Parsed<MappedEvent> {
   if (!isJsonObject(message)) {
-    return { ok: false, errors: [{ field: '(message)', rule: 'json-object', message: 'each message must be a JSON object' }] };
+    return {
+      ok: false,
+      errors: [
+        { field: '(message)', rule: 'json-object', message: 'each message must be a JSON object' },
+      ],
+    };
   }
   const type = impliedType ?? message['type'];
   if (typeof type !== 'string') {
-    return { ok: false, errors: [{ field: 'type', rule: 'required', message: 'type is required (track, identify, page, ...)' }] };
+    return {
+      ok: false,
+      errors: [
+        {
+          field: 'type',
+          rule: 'required',
+          message: 'type is required (track, identify, page, ...)',
+        },
+      ],
+    };
   }
-  switch (type) {
-    case 'track':
-      return mapTrack(message, ctx);
-    default: {
-      const error: FieldError = {
-        field: 'type',
-        rule: 'supported-type',
-        message: `type "${type.slice(0, 40)}" is not supported; supported: ${SUPPORTED_CALLS.join(', ')}`,
-      };
-      return { ok: false, errors: [error] };
-    }
+  if (!isSupportedCall(type)) {
+    const error: FieldError = {
+      field: 'type',
+      rule: 'supported-type',
+      message: `type "${type.slice(0, 40)}" is not supported; supported: ${SUPPORTED_CALLS.join(', ')}`,
+    };
+    return { ok: false, errors: [error] };
   }
+  return mapCall(CALLS[type], message, ctx);
 }

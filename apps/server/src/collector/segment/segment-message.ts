@@ -7,7 +7,9 @@ export interface FieldError {
   readonly message: string;
 }
 
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errors: readonly FieldError[] };
+export type Parsed<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly errors: readonly FieldError[] };
 
 export type JsonObject = Record<string, unknown>;
 
@@ -93,7 +95,11 @@ export class MessageReader {
     }
     const date = new Date(value);
     // Dates outside these years are client bugs (epoch seconds sent as ms, zero dates).
-    if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1970 || date.getUTCFullYear() > 9999) {
+    if (
+      Number.isNaN(date.getTime()) ||
+      date.getUTCFullYear() < 1970 ||
+      date.getUTCFullYear() > 9999
+    ) {
       this.fail(field, 'iso-8601', `${field} must be an ISO-8601 date-time string`);
       return null;
     }
@@ -105,7 +111,11 @@ export class MessageReader {
  * Event time as Segment computes it: the client's timestamp shifted by the difference between
  * the server's receive time and the client's sentAt, which cancels a wrong device clock.
  */
-export function correctClockSkew(originalTimestamp: Date | null, sentAt: Date | null, receivedAt: Date): Date {
+export function correctClockSkew(
+  originalTimestamp: Date | null,
+  sentAt: Date | null,
+  receivedAt: Date,
+): Date {
   if (originalTimestamp === null) return receivedAt;
   if (sentAt === null) return originalTimestamp;
   return new Date(receivedAt.getTime() - (sentAt.getTime() - originalTimestamp.getTime()));
@@ -120,10 +130,15 @@ export function readCommonFields(
   const messageId = reader.optionalString('messageId') ?? newMessageId();
   const userId = reader.optionalString('userId');
   const anonymousId = reader.optionalString('anonymousId');
-  if (userId === null && anonymousId === null && !reader.errors.some((e) => e.field === 'userId' || e.field === 'anonymousId')) {
+  if (
+    userId === null &&
+    anonymousId === null &&
+    !reader.errors.some((e) => e.field === 'userId' || e.field === 'anonymousId')
+  ) {
     reader.fail('userId', 'required', 'userId or anonymousId is required');
   }
-  const originalTimestamp = reader.optionalDate('timestamp') ?? reader.optionalDate('originalTimestamp');
+  const originalTimestamp =
+    reader.optionalDate('timestamp') ?? reader.optionalDate('originalTimestamp');
   const sentAt = reader.optionalDate('sentAt', defaults.sentAt);
   return {
     messageId,
