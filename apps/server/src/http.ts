@@ -20,6 +20,15 @@ export async function createApp(runtime: Runtime, logger: Logger): Promise<NestF
     },
   );
   registerRawJsonParser(app.getHttpAdapter().getInstance());
+  // Browsers post from customers' sites. No cookies cross origins (credentials: false); the
+  // tracker sends CORS-simple requests (text/plain, key in the body) so most need no preflight.
+  app.enableCors({
+    origin: true,
+    credentials: false,
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['content-type', 'authorization', 'x-api-key', 'x-correlation-id'],
+    maxAge: 86_400,
+  });
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
