@@ -1,6 +1,7 @@
 import { type DynamicModule, Module, type Provider, type Type } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { Logger } from 'pino';
+import { AdminModule } from './admin/admin.module';
 import { ApiKeyStore } from './auth/api-keys';
 import { CollectorModule } from './collector/collector.module';
 import { ErrorFilter } from './common/error.filter';
@@ -37,7 +38,7 @@ export class AppModule {
     if (roles.has('query')) roleModules.push(QueryModule);
     return {
       module: AppModule,
-      imports: [RuntimeModule.forRuntime(runtime, logger), ...roleModules],
+      imports: [RuntimeModule.forRuntime(runtime, logger), ...roleModules, AdminModule],
       controllers: [HealthController],
       providers: [{ provide: APP_FILTER, useClass: ErrorFilter }],
     };

@@ -3,6 +3,7 @@ import type { Channel } from '@touchline/contracts';
 import type { Pool } from 'pg';
 
 export type KeyRole = 'ingestion' | 'analyst' | 'admin';
+export const KEY_ROLES: readonly KeyRole[] = ['ingestion', 'analyst', 'admin'];
 
 export interface ApiKeyPrincipal {
   readonly keyId: string;
@@ -10,6 +11,15 @@ export interface ApiKeyPrincipal {
   /** Set for ingestion (write) keys: the source the events come from and its channel. */
   readonly sourceId: string | null;
   readonly channel: Channel | null;
+  /** Events per second this source may send (ingestion keys); null: the configured default. */
+  readonly rateLimitPerSecond: number | null;
+}
+
+export interface KeyDescription extends ApiKeyPrincipal {
+  readonly label: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date | null;
+  readonly revokedAt: Date | null;
 }
 
 export interface CreatedKey extends ApiKeyPrincipal {
@@ -17,15 +27,43 @@ export interface CreatedKey extends ApiKeyPrincipal {
   readonly key: string;
 }
 
+export interface NewKey {
+  readonly role: KeyRole;
+  readonly label: string;
+  readonly sourceId?: string;
+  readonly channel?: Channel;
+  readonly expiresAt?: Date;
+  readonly rateLimitPerSecond?: number;
+}
+
 const CACHE_TTL_MS = 5_000;
+
+interface KeyRow {
+  id: string;
+  role: KeyRole;
+  source_id: string | null;
+  channel: Channel | null;
+  rate_limit_per_second: number | null;
+}
+
+function principalOf(row: KeyRow): ApiKeyPrincipal {
+  return {
+    keyId: row.id,
+    role: row.role,
+    sourceId: row.source_id,
+    channel: row.channel,
+    rateLimitPerSecond: row.rate_limit_per_second,
+  };
+}
 
 export function hashKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
 /**
- * API and write keys, stored hashed. Lookups are cached for a few seconds so the collector does
- * not query the database on every request; a revoked key stops working within that time.
+ * API and write keys, stored hashed (SHA-256: the keys are 192-bit random, so a slow hash adds
+ * nothing). Lookups are cached for a few seconds so the collector does not query the database on
+ * every request; a revoked key stops working within that time in other processes, at once here.
  */
 export class ApiKeyStore {
   private readonly cache = new Map<string, { principal: ApiKeyPrincipal | null; until: number }>();
@@ -35,19 +73,13 @@ export class ApiKeyStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async create(input: {
-    role: KeyRole;
-    label: string;
-    sourceId?: string;
-    channel?: Channel;
-    expiresAt?: Date;
-  }): Promise<CreatedKey> {
+  async create(input: NewKey): Promise<CreatedKey> {
     const prefix = input.role === 'ingestion' ? 'tlw' : 'tlk';
     const key = `${prefix}_${randomBytes(24).toString('base64url')}`;
     const id = randomUUID();
     await this.pool.query(
-      `INSERT INTO access.api_keys (id, key_hash, role, source_id, channel, label, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      `INSERT INTO access.api_keys (id, key_hash, role, source_id, channel, label, expires_at, rate_limit_per_second)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
       [
         id,
         hashKey(key),
@@ -56,6 +88,7 @@ export class ApiKeyStore {
         input.channel ?? null,
         input.label,
         input.expiresAt ?? null,
+        input.rateLimitPerSecond ?? null,
       ],
     );
     return {
@@ -64,6 +97,7 @@ export class ApiKeyStore {
       role: input.role,
       sourceId: input.sourceId ?? null,
       channel: input.channel ?? null,
+      rateLimitPerSecond: input.rateLimitPerSecond ?? null,
     };
   }
 
@@ -74,25 +108,45 @@ export class ApiKeyStore {
     return Number(result.rows[0]?.n ?? 0);
   }
 
+  async list(): Promise<KeyDescription[]> {
+    const result = await this.pool.query<
+      KeyRow & { label: string; created_at: Date; expires_at: Date | null; revoked_at: Date | null }
+    >(
+      `SELECT id, role, source_id, channel, rate_limit_per_second, label, created_at, expires_at, revoked_at
+         FROM access.api_keys ORDER BY created_at, id`,
+    );
+    return result.rows.map((row) => ({
+      ...principalOf(row),
+      label: row.label,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+      revokedAt: row.revoked_at,
+    }));
+  }
+
+  /** Revoke a key; false when there is no such key or it was already revoked. */
+  async revoke(keyId: string): Promise<boolean> {
+    const result = await this.pool.query(
+      'UPDATE access.api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL',
+      [keyId],
+    );
+    this.cache.clear();
+    return (result.rowCount ?? 0) > 0;
+  }
+
   /** The key's principal, or null when it is unknown, revoked or expired. */
   async resolve(key: string): Promise<ApiKeyPrincipal | null> {
+    if (key.length === 0 || key.length > 200) return null;
     const hash = hashKey(key);
     const cached = this.cache.get(hash);
     if (cached && cached.until > this.now()) return cached.principal;
-    const result = await this.pool.query<{
-      id: string;
-      role: KeyRole;
-      source_id: string | null;
-      channel: Channel | null;
-    }>(
-      `SELECT id, role, source_id, channel FROM access.api_keys
+    const result = await this.pool.query<KeyRow>(
+      `SELECT id, role, source_id, channel, rate_limit_per_second FROM access.api_keys
         WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
       [hash],
     );
     const row = result.rows[0];
-    const principal = row
-      ? { keyId: row.id, role: row.role, sourceId: row.source_id, channel: row.channel }
-      : null;
+    const principal = row ? principalOf(row) : null;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { principal, until: this.now() + CACHE_TTL_MS });
     return principal;

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBasicAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { ApiKeyStore } from '../auth/api-keys';
+import { type ApiKeyPrincipal, ApiKeyStore } from '../auth/api-keys';
 import { TouchlineException } from '../common/touchline.exception';
 import { IngestMessagesCommand } from './ingest-messages.command';
 import { RejectBodyCommand } from './reject-body.command';
@@ -10,6 +10,9 @@ import { MalformedJsonBody, type RequestWithRawBody } from './raw-body';
 import { isJsonObject } from './segment/segment-message';
 import { MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, type ItemResult } from './collector.service';
 import { writeKeyOf } from './write-key';
+import { RateLimiter } from './rate-limiter';
+import type { Runtime } from '../platform/runtime';
+import { RUNTIME } from '../platform/tokens';
 
 export interface IngestResponse {
   readonly success: boolean;
@@ -26,6 +29,8 @@ export class CollectorController {
   constructor(
     private readonly commands: CommandBus,
     @Inject(ApiKeyStore) private readonly keys: ApiKeyStore,
+    private readonly rateLimiter: RateLimiter,
+    @Inject(RUNTIME) private readonly runtime: Runtime,
   ) {}
 
   @Post('track')
@@ -139,6 +144,20 @@ export class CollectorController {
     });
   }
 
+  /** 429 with Retry-After when the source sends faster than its limit; Segment clients retry. */
+  private enforceRateLimit(source: ApiKeyPrincipal, body: unknown): void {
+    const limit = source.rateLimitPerSecond ?? this.runtime.config.rateLimitEventsPerSecond;
+    const waitSeconds = this.rateLimiter.take(source.keyId, messageCount(body), limit);
+    if (waitSeconds > 0) {
+      throw new TouchlineException(
+        'RATE_LIMITED',
+        `This source may send ${limit} events a second; retry after ${waitSeconds} s.`,
+        undefined,
+        waitSeconds,
+      );
+    }
+  }
+
   private async ingest(
     request: RequestWithRawBody,
     body: unknown,
@@ -156,6 +175,7 @@ export class CollectorController {
       );
     }
     const source = { ...principal, sourceId: principal.sourceId };
+    this.enforceRateLimit(source, body);
     const correlationId = correlationIdOf(request);
     const raw = request.rawBody ?? Buffer.alloc(0);
     const reject = async (
@@ -221,6 +241,11 @@ export class CollectorController {
     }
     return response;
   }
+}
+
+function messageCount(body: unknown): number {
+  if (isJsonObject(body) && Array.isArray(body['batch'])) return Math.max(1, body['batch'].length);
+  return 1;
 }
 
 function correlationIdOf(request: RequestWithRawBody): string {

@@ -4,6 +4,7 @@ import type { Runtime } from '../platform/runtime';
 import { RUNTIME } from '../platform/tokens';
 import { CollectorController } from './collector.controller';
 import { CollectorService } from './collector.service';
+import { RateLimiter } from './rate-limiter';
 import { IngestMessagesHandler } from './ingest-messages.command';
 import { RejectBodyHandler } from './reject-body.command';
 
@@ -17,6 +18,7 @@ import { RejectBodyHandler } from './reject-body.command';
       useFactory: (runtime: Runtime) =>
         new CollectorService(runtime.transport.publisher(), runtime.topics),
     },
+    { provide: RateLimiter, useFactory: () => new RateLimiter() },
     IngestMessagesHandler,
     RejectBodyHandler,
   ],

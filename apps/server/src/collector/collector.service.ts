@@ -27,6 +27,10 @@ export interface IngestRequest {
   readonly impliedType: string | null;
   readonly defaults: BatchDefaults;
   readonly correlationId: string;
+  /** Id for a message that has none; default random. Resubmission derives stable ones. */
+  readonly newMessageId?: (index: number) => string;
+  /** Keep rejected messages as dead letters (default). A resubmission only reports them. */
+  readonly deadLetterRejections?: boolean;
 }
 
 /**
@@ -47,6 +51,7 @@ export class CollectorService {
     request.messages.forEach((message, index) => {
       const rejected = (errors: readonly FieldError[]): void => {
         results.push({ index, messageId: messageIdOf(message), status: 'rejected', errors });
+        if (request.deadLetterRejections === false) return;
         outbound.push(
           deadLetterMessage(
             this.topics,
@@ -76,7 +81,7 @@ export class CollectorService {
       const mapped = mapSegmentCall(message, request.impliedType, {
         receivedAt: request.receivedAt,
         defaults: request.defaults,
-        newMessageId: randomUUID,
+        newMessageId: request.newMessageId ? () => request.newMessageId!(index) : randomUUID,
       });
       if (!mapped.ok) {
         rejected(mapped.errors);

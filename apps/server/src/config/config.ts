@@ -49,6 +49,8 @@ const envSchema = z.object({
     .default('info'),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   KAFKA_CLIENT_ID: z.string().min(1).default('touchline'),
+  /** Events a second one write key may send to one collector process, unless its source sets its own. */
+  TOUCHLINE_RATE_LIMIT_EVENTS_PER_SECOND: z.coerce.number().int().min(1).default(50_000),
   TOUCHLINE_TOPIC_PREFIX: z
     .string()
     .regex(/^[a-zA-Z0-9._-]{1,100}$/, "use letters, digits, '.', '_' or '-'")
@@ -74,6 +76,7 @@ export interface TouchlineConfig {
   readonly dataDir: string;
   /** Namespace of topics and consumer groups on a shared Kafka cluster. */
   readonly topicPrefix: string;
+  readonly rateLimitEventsPerSecond: number;
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: z.infer<typeof envSchema>['TOUCHLINE_LOG_LEVEL'];
 }
@@ -129,6 +132,7 @@ export function loadConfigOrThrow(env: NodeJS.ProcessEnv): TouchlineConfig {
       : { kind: 'in-process' },
     dataDir,
     topicPrefix: values.TOUCHLINE_TOPIC_PREFIX,
+    rateLimitEventsPerSecond: values.TOUCHLINE_RATE_LIMIT_EVENTS_PER_SECOND,
     http: { host: values.HOST, port: values.PORT },
     logLevel: values.TOUCHLINE_LOG_LEVEL,
   };

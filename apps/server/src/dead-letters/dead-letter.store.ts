@@ -27,27 +27,105 @@ export class DeadLetterStore {
     );
   }
 
-  async list(
-    limit: number,
-  ): Promise<
-    Array<{ id: string; reasonCode: string; reason: string; endpoint: string; raw: Buffer }>
-  > {
-    const result = await this.pool.query<{
-      id: string;
-      reason_code: string;
-      reason: string;
-      endpoint: string;
-      raw_payload: Buffer;
-    }>(
-      `SELECT id, reason_code, reason, endpoint, raw_payload FROM ingest.dead_letters ORDER BY received_at DESC LIMIT $1`,
-      [limit],
+  async list(options: {
+    limit: number;
+    before?: string;
+  }): Promise<{ items: StoredDeadLetterSummary[]; next: string | null }> {
+    const cursor = options.before ? decodeCursor(options.before) : null;
+    const result = await this.pool.query<DeadLetterRow>(
+      `SELECT id, received_at, recorded_at, source_id, endpoint, reason_code, reason, details, raw_truncated,
+              resubmitted_at, length(raw_payload) AS raw_bytes
+         FROM ingest.dead_letters
+        WHERE ($1::timestamptz IS NULL OR (received_at, id) < ($1::timestamptz, $2::uuid))
+        ORDER BY received_at DESC, id DESC
+        LIMIT $3`,
+      [cursor?.receivedAt ?? null, cursor?.id ?? null, options.limit + 1],
     );
-    return result.rows.map((r) => ({
-      id: r.id,
-      reasonCode: r.reason_code,
-      reason: r.reason,
-      endpoint: r.endpoint,
-      raw: r.raw_payload,
-    }));
+    const rows = result.rows.slice(0, options.limit);
+    const last = rows[rows.length - 1];
+    return {
+      items: rows.map(summaryOf),
+      next:
+        result.rows.length > options.limit && last ? encodeCursor(last.received_at, last.id) : null,
+    };
+  }
+
+  async get(id: string): Promise<(StoredDeadLetterSummary & { raw: Buffer }) | null> {
+    const result = await this.pool.query<DeadLetterRow & { raw_payload: Buffer }>(
+      `SELECT id, received_at, recorded_at, source_id, endpoint, reason_code, reason, details, raw_truncated,
+              resubmitted_at, length(raw_payload) AS raw_bytes, raw_payload
+         FROM ingest.dead_letters WHERE id = $1`,
+      [id],
+    );
+    const row = result.rows[0];
+    return row ? { ...summaryOf(row), raw: row.raw_payload } : null;
+  }
+
+  async markResubmitted(id: string): Promise<void> {
+    await this.pool.query('UPDATE ingest.dead_letters SET resubmitted_at = now() WHERE id = $1', [
+      id,
+    ]);
+  }
+}
+
+export interface StoredDeadLetterSummary {
+  readonly id: string;
+  readonly receivedAt: string;
+  readonly recordedAt: string;
+  readonly sourceId: string | null;
+  readonly endpoint: string;
+  readonly reasonCode: string;
+  readonly reason: string;
+  readonly details: unknown;
+  readonly rawBytes: number;
+  readonly rawTruncated: boolean;
+  readonly resubmittedAt: string | null;
+}
+
+interface DeadLetterRow {
+  id: string;
+  received_at: Date;
+  recorded_at: Date;
+  source_id: string | null;
+  endpoint: string;
+  reason_code: string;
+  reason: string;
+  details: unknown;
+  raw_truncated: boolean;
+  resubmitted_at: Date | null;
+  raw_bytes: number;
+}
+
+function summaryOf(row: DeadLetterRow): StoredDeadLetterSummary {
+  return {
+    id: row.id,
+    receivedAt: row.received_at.toISOString(),
+    recordedAt: row.recorded_at.toISOString(),
+    sourceId: row.source_id,
+    endpoint: row.endpoint,
+    reasonCode: row.reason_code,
+    reason: row.reason,
+    details: row.details,
+    rawBytes: Number(row.raw_bytes),
+    rawTruncated: row.raw_truncated,
+    resubmittedAt: row.resubmitted_at?.toISOString() ?? null,
+  };
+}
+
+function encodeCursor(receivedAt: Date, id: string): string {
+  return Buffer.from(`${receivedAt.toISOString()}|${id}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { receivedAt: string; id: string } | null {
+  const [receivedAt, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!receivedAt || !id || Number.isNaN(Date.parse(receivedAt)) || !/^[0-9a-f-]{36}$/.test(id)) {
+    throw new InvalidCursorError();
+  }
+  return { receivedAt, id };
+}
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('before must be a cursor returned by an earlier page');
   }
 }

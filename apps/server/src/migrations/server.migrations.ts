@@ -77,4 +77,28 @@ export const serverMigrations = [
         'Touchpoints per customer key (user:<userId> or anon:<anonymousId>): counts per channel, first and last seen by event time, and the last contact.';
     `,
   },
+  {
+    version: 4,
+    name: 'audit log and per-source rate limits',
+    sql: `
+      -- Append-only: the application role never updates or deletes rows (see docs/security.md).
+      CREATE TABLE access.audit_log (
+        id          bigserial PRIMARY KEY,
+        at          timestamptz NOT NULL DEFAULT now(),
+        actor_key_id uuid,
+        action      text NOT NULL,
+        target      text,
+        outcome     text NOT NULL,
+        details     jsonb
+      );
+      CREATE INDEX audit_log_at ON access.audit_log (at);
+      CREATE FUNCTION access.refuse_audit_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'access.audit_log is append-only';
+      END $$;
+      CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON access.audit_log
+        FOR EACH ROW EXECUTE FUNCTION access.refuse_audit_change();
+      ALTER TABLE access.api_keys ADD COLUMN rate_limit_per_second integer CHECK (rate_limit_per_second > 0);
+    `,
+  },
 ] as const;

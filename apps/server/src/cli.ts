@@ -1,0 +1,258 @@
+#!/usr/bin/env node
+/**
+ * `touchline`: the admin CLI. A thin client of the admin API, so it works the same against an
+ * embedded instance (whose database lives inside the server process) and a cluster.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const HELP = `Usage: touchline <command> [options]
+
+Commands:
+  keys list                                   list API and write keys (never the secrets)
+  keys create --role analyst|admin --label L [--expires ISO-DATE]
+  keys revoke <key-id>
+  sources create <source-id> --channel web|email|phone|other [--label L] [--rate-limit N]
+  dead-letters list [--limit N] [--before CURSOR]
+  dead-letters show <id>
+  dead-letters resubmit <id> [--payload FILE.json]
+  audit [--limit N]
+
+Options:
+  --url URL    the Touchline server (env TOUCHLINE_URL, default http://127.0.0.1:8080)
+  --key KEY    an admin API key (env TOUCHLINE_API_KEY, default: apiKey in ./data/credentials.json)
+  --json       print the raw JSON answer
+`;
+
+type Options = { url: string; key: string; json: boolean };
+
+class CliError extends Error {}
+
+function adminKey(explicit: string | undefined): string {
+  const key = explicit ?? process.env['TOUCHLINE_API_KEY'];
+  if (key) return key;
+  const file = path.resolve(process.env['TOUCHLINE_DATA_DIR'] ?? './data', 'credentials.json');
+  try {
+    const credentials = JSON.parse(readFileSync(file, 'utf8')) as { apiKey?: unknown };
+    if (typeof credentials.apiKey === 'string') return credentials.apiKey;
+  } catch {
+    // fall through to the message below
+  }
+  throw new CliError(
+    `No admin key: pass --key, set TOUCHLINE_API_KEY, or run where ${file} exists.`,
+  );
+}
+
+async function call(
+  options: Options,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(`${options.url}${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${options.key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch {
+    throw new CliError(
+      `Cannot reach ${options.url}: is Touchline running? (npm start, or pass --url)`,
+    );
+  }
+  const answer = (await response.json().catch(() => null)) as {
+    error?: { code: string; message: string };
+  } | null;
+  if (!response.ok) {
+    throw new CliError(
+      `${response.status} ${answer?.error?.code ?? ''}: ${answer?.error?.message ?? response.statusText}`,
+    );
+  }
+  return answer;
+}
+
+function table(rows: readonly Record<string, unknown>[], columns: readonly string[]): string {
+  const cell = (value: unknown): string => {
+    if (value === null || value === undefined) return '-';
+    return typeof value === 'object'
+      ? JSON.stringify(value)
+      : String(value as string | number | boolean);
+  };
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (values: readonly string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(columns),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(columns.map((c) => cell(r[c])))),
+  ].join('\n');
+}
+
+async function run(argv: readonly string[]): Promise<string> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      key: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      role: { type: 'string' },
+      label: { type: 'string' },
+      expires: { type: 'string' },
+      channel: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      limit: { type: 'string' },
+      before: { type: 'string' },
+      payload: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [group, action, target] = positionals;
+  if (values.help || !group) return HELP;
+  const options: Options = {
+    url: (values.url ?? process.env['TOUCHLINE_URL'] ?? 'http://127.0.0.1:8080').replace(/\/$/, ''),
+    key: adminKey(values.key),
+    json: values.json ?? false,
+  };
+  const show = (answer: unknown, render: () => string): string =>
+    options.json ? JSON.stringify(answer, null, 2) : render();
+  const need = (value: string | undefined, what: string): string => {
+    if (!value) throw new CliError(`Missing ${what}.\n\n${HELP}`);
+    return value;
+  };
+
+  switch (`${group} ${action ?? ''}`.trim()) {
+    case 'keys list': {
+      const answer = (await call(options, 'GET', '/v1/admin/keys')) as {
+        items: Record<string, unknown>[];
+      };
+      return show(answer, () =>
+        table(answer.items, [
+          'keyId',
+          'role',
+          'sourceId',
+          'channel',
+          'label',
+          'expiresAt',
+          'revokedAt',
+        ]),
+      );
+    }
+    case 'keys create': {
+      const answer = (await call(options, 'POST', '/v1/admin/keys', {
+        role: need(values.role, '--role'),
+        label: need(values.label, '--label'),
+        ...(values.expires ? { expiresAt: values.expires } : {}),
+      })) as { key: string; keyId: string };
+      return show(
+        answer,
+        () => `Created key ${answer.keyId}. The key is shown once; keep it secret:\n${answer.key}`,
+      );
+    }
+    case 'keys revoke': {
+      const answer = (await call(
+        options,
+        'DELETE',
+        `/v1/admin/keys/${encodeURIComponent(need(target, 'the key id'))}`,
+      )) as { message: string };
+      return show(answer, () => `Key ${target}: ${answer.message}`);
+    }
+    case 'sources create': {
+      const rateLimit = values['rate-limit'];
+      const answer = (await call(options, 'POST', '/v1/admin/sources', {
+        sourceId: need(target, 'the source id'),
+        channel: need(values.channel, '--channel'),
+        ...(values.label ? { label: values.label } : {}),
+        ...(rateLimit ? { rateLimitPerSecond: Number(rateLimit) } : {}),
+      })) as { key: string; keyId: string };
+      return show(
+        answer,
+        () =>
+          `Created source ${target} (key ${answer.keyId}). Its write key is shown once:\n${answer.key}`,
+      );
+    }
+    case 'dead-letters list': {
+      const query = new URLSearchParams({
+        ...(values.limit ? { limit: values.limit } : {}),
+        ...(values.before ? { before: values.before } : {}),
+      });
+      const answer = (await call(options, 'GET', `/v1/admin/dead-letters?${query.toString()}`)) as {
+        items: Record<string, unknown>[];
+        next: string | null;
+      };
+      return show(
+        answer,
+        () =>
+          `${table(answer.items, ['id', 'receivedAt', 'sourceId', 'endpoint', 'reasonCode', 'rawBytes', 'resubmittedAt'])}${answer.next ? `\nmore: --before ${answer.next}` : ''}`,
+      );
+    }
+    case 'dead-letters show': {
+      const answer = (await call(
+        options,
+        'GET',
+        `/v1/admin/dead-letters/${encodeURIComponent(need(target, 'the dead letter id'))}`,
+      )) as Record<string, unknown> & {
+        reason: string;
+        rawText: string | null;
+        rawBase64: string;
+      };
+      return show(
+        answer,
+        () =>
+          `${table([answer], ['id', 'receivedAt', 'sourceId', 'endpoint', 'reasonCode'])}\nreason: ${answer.reason}\npayload:\n${answer.rawText ?? `(binary, base64) ${answer.rawBase64}`}`,
+      );
+    }
+    case 'dead-letters resubmit': {
+      const body = values.payload
+        ? { payload: JSON.parse(readFileSync(values.payload, 'utf8')) as unknown }
+        : {};
+      const answer = (await call(
+        options,
+        'POST',
+        `/v1/admin/dead-letters/${encodeURIComponent(need(target, 'the dead letter id'))}/resubmit`,
+        body,
+      )) as {
+        resubmitted: boolean;
+        results: Record<string, unknown>[];
+      };
+      return show(
+        answer,
+        () =>
+          `${answer.resubmitted ? 'Resubmitted.' : 'Not resubmitted: some messages are still rejected.'}\n${table(
+            answer.results.map((r) => ({ ...r, errors: JSON.stringify(r['errors'] ?? []) })),
+            ['index', 'messageId', 'status', 'errors'],
+          )}`,
+      );
+    }
+    case 'audit': {
+      const answer = (await call(
+        options,
+        'GET',
+        `/v1/admin/audit${values.limit ? `?limit=${values.limit}` : ''}`,
+      )) as { items: Record<string, unknown>[] };
+      return show(answer, () =>
+        table(answer.items, ['id', 'at', 'actorKeyId', 'action', 'target', 'outcome']),
+      );
+    }
+    default:
+      throw new CliError(`Unknown command "${positionals.join(' ')}".\n\n${HELP}`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (output) => process.stdout.write(`${output}\n`),
+  (error: unknown) => {
+    process.stderr.write(
+      `${error instanceof CliError ? error.message : error instanceof Error ? `Unexpected error: ${error.message}` : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
