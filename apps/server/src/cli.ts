@@ -81,7 +81,7 @@ function table(rows: readonly Record<string, unknown>[], columns: readonly strin
     if (value === null || value === undefined) return '-';
     return typeof value === 'object'
       ? JSON.stringify(value)
-      : String(value as string | number | boolean);
+      : String(value);
   };
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (values: readonly string[]) =>
