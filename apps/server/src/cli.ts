@@ -79,9 +79,8 @@ async function call(
 function table(rows: readonly Record<string, unknown>[], columns: readonly string[]): string {
   const cell = (value: unknown): string => {
     if (value === null || value === undefined) return '-';
-    return typeof value === 'object'
-      ? JSON.stringify(value)
-      : String(value);
+    if (typeof value === 'string') return value;
+    return JSON.stringify(value);
   };
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (values: readonly string[]) =>
