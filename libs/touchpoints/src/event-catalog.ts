@@ -1,4 +1,4 @@
-import type { TouchpointEventDataMap, TouchpointEventType } from './events';
+import type { TouchpointEventType } from './events';
 
 /**
  * The fields of every event's `data`, in a form an Avro schema can be written from: the type

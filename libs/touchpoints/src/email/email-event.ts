@@ -16,5 +16,5 @@ export function emailEvent<T extends EmailType>(
     eventId,
     { email: data.recipient, phone: null, externalId: null },
     data,
-  ) as EmailEvent;
+  );
 }

@@ -1,4 +1,4 @@
-import { normalizeEmail, normalizePhoneE164 } from '@touchline/touchpoints';
+import { normalizeEmail, normalizePhoneE164 } from '../index';
 
 describe('normalizeEmail', () => {
   it.each([

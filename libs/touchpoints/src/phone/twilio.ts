@@ -247,7 +247,15 @@ export function mapTwilioSmsStatus(
           status,
           errorCode,
         });
-      default:
+      case 'accepted':
+      case 'scheduled':
+      case 'queued':
+      case 'sending':
+      case 'read':
+      case 'canceled':
+      case 'receiving':
+      case 'received':
+      case 'partially_delivered':
         return `SMS status "${status}" is not a touchpoint`;
     }
   });

@@ -9,8 +9,8 @@ import {
   TouchpointError,
   verifyOpenPixelOrThrow,
   verifyTrackedLinkOrThrow,
-} from '@touchline/touchpoints';
-import { catalogMismatches } from '@touchline/touchpoints/testing';
+} from '../index';
+import { catalogMismatches } from '../testing';
 
 const secret = () => randomUUID();
 const link = {
