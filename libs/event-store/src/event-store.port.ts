@@ -94,7 +94,10 @@ export interface SubscribeToAllOptions {
    * Called with each batch in global order. The subscription waits for it to settle before
    * reading further; a rejection stops the subscription and is reported through `done`.
    */
-  readonly onBatch: (events: readonly RecordedEvent[], checkpoint: GlobalCheckpoint) => Promise<void>;
+  readonly onBatch: (
+    events: readonly RecordedEvent[],
+    checkpoint: GlobalCheckpoint,
+  ) => Promise<void>;
 }
 
 export interface Subscription {

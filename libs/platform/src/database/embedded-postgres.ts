@@ -6,8 +6,8 @@ export interface EmbeddedPostgresOptions {
   /** TCP port on 127.0.0.1; 0 (the default) picks a free one. */
   readonly port?: number;
   /**
-   * Client connections the socket server accepts (default 16). PGlite runs one session: the
-   * server queues statements and lets an open transaction's connection go first.
+   * Client connections the server accepts (default 16). PGlite runs one session: the server
+   * queues requests, and a connection with an open transaction goes alone until it ends.
    */
   readonly maxConnections?: number;
 }
@@ -28,29 +28,121 @@ type WorkerMessage =
  * Runs in a worker thread: PGlite's WebAssembly backend then never blocks the caller's event
  * loop, and it loads through Node's own module loader (PGlite imports files dynamically, which
  * sandboxes such as Jest's do not allow).
+ *
+ * PGlite is one session, so client connections are multiplexed onto it here. pglite-socket's
+ * server does that per protocol message, which lets two clients' extended-protocol sequences
+ * (Parse/Bind/Execute/Sync) interleave and corrupt each other under load. This server queues
+ * whole units instead (a simple Query, or everything up to Sync/Flush), and while a unit leaves
+ * a transaction open only that connection's units run, until the transaction ends.
  */
 const workerSource = `
+const net = require('node:net');
 const { parentPort, workerData } = require('node:worker_threads');
 const { PGlite } = require(workerData.pglitePath);
-const { PGLiteSocketServer } = require(workerData.socketPath);
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+const UNIT_ENDS = new Set(['S', 'Q', 'H', 'c', 'f']);
+
 let db;
 let server;
+const sockets = new Set();
+const queue = [];
+let owner = null;
+let running = null;
+
+function enqueue(job) {
+  queue.push(job);
+  if (!running) running = pump().finally(() => { running = null; });
+}
+
+async function pump() {
+  while (queue.length > 0) {
+    const index = owner === null ? 0 : queue.findIndex((job) => job.connection === owner);
+    if (index < 0) return;
+    const [job] = queue.splice(index, 1);
+    try {
+      await db.runExclusive(async () => {
+        if (job.rollback) {
+          if (db.isInTransaction()) await db.exec('ROLLBACK');
+          return;
+        }
+        for (const message of job.messages) {
+          await db.execProtocolRawStream(message, {
+            onRawData: (data) => { if (!job.connection.destroyed) job.connection.write(Buffer.from(data)); },
+          });
+        }
+      });
+    } catch (error) {
+      job.connection.destroy();
+    }
+    owner = !job.rollback && db.isInTransaction() ? job.connection : null;
+    // Its client left while this unit ran: nobody will end the transaction but us.
+    if (owner !== null && !sockets.has(owner)) queue.unshift({ connection: owner, rollback: true });
+  }
+}
+
+function serve(socket) {
+  sockets.add(socket);
+  socket.setNoDelay(true);
+  let buffer = Buffer.alloc(0);
+  let started = false;
+  let unit = [];
+  const closed = () => {
+    if (!sockets.delete(socket)) return;
+    for (let i = queue.length - 1; i >= 0; i--) if (queue[i].connection === socket) queue.splice(i, 1);
+    // A client gone mid-transaction: roll it back before anyone else runs.
+    if (owner === socket) { queue.unshift({ connection: socket, rollback: true }); if (!running) running = pump().finally(() => { running = null; }); }
+  };
+  socket.on('close', closed);
+  socket.on('error', () => socket.destroy());
+  socket.on('data', (chunk) => {
+    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+    for (;;) {
+      if (!started) {
+        if (buffer.length < 8) return;
+        const length = buffer.readInt32BE(0);
+        const code = buffer.readInt32BE(4);
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST) { buffer = buffer.subarray(8); socket.write('N'); continue; }
+        if (buffer.length < length) return;
+        const message = new Uint8Array(buffer.subarray(0, length));
+        buffer = buffer.subarray(length);
+        if (code === CANCEL_REQUEST) { socket.end(); return; }
+        started = true;
+        enqueue({ connection: socket, messages: [message] });
+        continue;
+      }
+      if (buffer.length < 5) return;
+      const length = buffer.readInt32BE(1) + 1;
+      if (buffer.length < length) return;
+      const type = String.fromCharCode(buffer[0]);
+      const message = new Uint8Array(buffer.subarray(0, length));
+      buffer = buffer.subarray(length);
+      if (type === 'X') { socket.end(); return; }
+      unit.push(message);
+      if (UNIT_ENDS.has(type)) { enqueue({ connection: socket, messages: unit }); unit = []; }
+    }
+  });
+}
+
 (async () => {
   db = await PGlite.create(workerData.dataDir);
-  server = new PGLiteSocketServer({
-    db, host: '127.0.0.1', port: workerData.port, maxConnections: workerData.maxConnections,
+  server = net.createServer(serve);
+  server.maxConnections = workerData.maxConnections;
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(workerData.port, '127.0.0.1', resolve);
   });
-  await server.start();
-  parentPort.postMessage({ type: 'ready', address: server.getServerConn() });
+  parentPort.postMessage({ type: 'ready', address: '127.0.0.1:' + server.address().port });
 })().catch((error) => parentPort.postMessage({ type: 'failed', message: String(error && error.stack || error) }));
 
 parentPort.on('message', async (message) => {
   if (message !== 'stop') return;
   try {
-    if (server) await server.stop();
+    if (server) await new Promise((resolve) => { server.close(() => resolve()); for (const socket of sockets) socket.destroy(); });
+    while (running) await running;
     if (db) {
-      // A detached connection may still be rolling back its open transaction: wait for it.
-      await db.runExclusive(async () => undefined);
       if (db.isInTransaction()) await db.exec('ROLLBACK');
       await db.close();
     }
@@ -72,7 +164,6 @@ export async function startEmbeddedPostgres(
     eval: true,
     workerData: {
       pglitePath: require.resolve('@electric-sql/pglite'),
-      socketPath: require.resolve('@electric-sql/pglite-socket'),
       dataDir: options.dataDir,
       port: options.port ?? 0,
       maxConnections: options.maxConnections ?? 16,

@@ -1,0 +1,6 @@
+export { describeEventStoreContract } from './event-store.contract';
+export type {
+  EventStoreContractCapabilities,
+  EventStoreContractFixture,
+  PendingAppend,
+} from './event-store.contract';
