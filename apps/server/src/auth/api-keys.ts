@@ -67,6 +67,7 @@ export function hashKey(key: string): string {
  */
 export class ApiKeyStore {
   private readonly cache = new Map<string, { principal: ApiKeyPrincipal | null; until: number }>();
+  private readonly sourceCache = new Map<string, { channel: Channel | null; until: number }>();
 
   constructor(
     private readonly pool: Pool,
@@ -131,7 +132,26 @@ export class ApiKeyStore {
       [keyId],
     );
     this.cache.clear();
+    this.sourceCache.clear();
     return (result.rowCount ?? 0) > 0;
+  }
+
+  /** The channel of an active source (one with a usable write key), or null. */
+  async sourceChannel(sourceId: string): Promise<Channel | null> {
+    if (sourceId.length === 0 || sourceId.length > 200) return null;
+    const cacheKey = `source:${sourceId}`;
+    const cached = this.sourceCache.get(cacheKey);
+    if (cached && cached.until > this.now()) return cached.channel;
+    const result = await this.pool.query<{ channel: Channel }>(
+      `SELECT channel FROM access.api_keys
+        WHERE source_id = $1 AND role = 'ingestion' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+        LIMIT 1`,
+      [sourceId],
+    );
+    const channel = result.rows[0]?.channel ?? null;
+    if (this.sourceCache.size > 10_000) this.sourceCache.clear();
+    this.sourceCache.set(cacheKey, { channel, until: this.now() + CACHE_TTL_MS });
+    return channel;
   }
 
   /** The key's principal, or null when it is unknown, revoked or expired. */

@@ -26,9 +26,7 @@ export class AuditLog {
     );
   }
 
-  async list(
-    limit: number,
-  ): Promise<
+  async list(limit: number): Promise<
     Array<{
       id: string;
       at: Date;

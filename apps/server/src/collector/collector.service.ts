@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { encodeEnvelope, encodeEventData, validateEventData } from '@touchline/contracts';
+import { validateEventData } from '@touchline/contracts';
 import type { IngestTopics, MessagePublisher, OutboundMessage } from '@touchline/messaging';
 import type { ApiKeyPrincipal } from '../auth/api-keys';
 import { deadLetterMessage, newDeadLetter } from '../dead-letters/dead-letter';
-import { type MappedEvent, mapSegmentCall } from './segment/segment-calls';
+import { envelopeMessage } from '../ingest/envelope-message';
+import { mapSegmentCall } from './segment/segment-calls';
 import { type BatchDefaults, deriveEventId, type FieldError } from './segment/segment-message';
 
 /** Segment's limits: a message over 32 KB or a batch over 500 KB is refused. */
@@ -96,39 +97,20 @@ export class CollectorService {
         rejected(valid.errors.map((e) => ({ field: e.path, rule: e.rule, message: e.message })));
         return;
       }
-      outbound.push(this.envelopeMessage(mapped.value, request, sourceId));
+      const event = mapped.value;
+      outbound.push(
+        envelopeMessage(this.topics, {
+          ...event,
+          eventId: deriveEventId(sourceId, event.messageId),
+          receivedAt: request.receivedAt,
+          sourceId,
+          correlationId: request.correlationId,
+        }),
+      );
       results.push({ index, messageId: mapped.value.messageId, status: 'accepted' });
     });
     if (outbound.length > 0) await this.publisher.publish(outbound);
     return results;
-  }
-
-  private envelopeMessage(
-    event: MappedEvent,
-    request: IngestRequest,
-    sourceId: string,
-  ): OutboundMessage {
-    const envelope = {
-      eventId: deriveEventId(sourceId, event.messageId),
-      type: event.type,
-      schemaVersion: event.schemaVersion,
-      channel: event.channel,
-      streamId: event.streamId,
-      occurredAt: event.occurredAt,
-      receivedAt: request.receivedAt,
-      sourceId,
-      correlationId: request.correlationId,
-      data: encodeEventData(event.type, event.schemaVersion, event.data),
-    };
-    return {
-      topic: this.topics.channel(event.channel),
-      key: event.streamId,
-      value: encodeEnvelope(envelope),
-      headers: {
-        'content-type': 'application/avro',
-        'touchline-event-type': `${event.type}.v${event.schemaVersion}`,
-      },
-    };
   }
 }
 

@@ -11,6 +11,11 @@ export class MalformedJsonBody {
   ) {}
 }
 
+/** Twilio posts forms; its signature covers the parameters, so the raw body is kept as is. */
+export class FormBody {
+  constructor(readonly raw: Buffer) {}
+}
+
 export interface RequestWithRawBody extends FastifyRequest {
   rawBody?: Buffer;
 }
@@ -22,6 +27,18 @@ export interface RequestWithRawBody extends FastifyRequest {
  */
 export function registerRawJsonParser(fastify: FastifyInstance): void {
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
+  fastify.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'buffer', bodyLimit: HARD_BODY_LIMIT_BYTES },
+    (
+      request: RequestWithRawBody,
+      body: Buffer,
+      done: (err: Error | null, body?: unknown) => void,
+    ) => {
+      request.rawBody = body;
+      done(null, new FormBody(body));
+    },
+  );
   fastify.addContentTypeParser(
     ['application/json', 'text/plain'],
     { parseAs: 'buffer', bodyLimit: HARD_BODY_LIMIT_BYTES },

@@ -50,6 +50,23 @@ const envSchema = z.object({
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   KAFKA_CLIENT_ID: z.string().min(1).default('touchline'),
   /** Events a second one write key may send to one collector process, unless its source sets its own. */
+  /** Base URL the world uses to reach this collector (Twilio signs the exact URL it called). */
+  TOUCHLINE_PUBLIC_URL: urlSchema(['http', 'https']).optional(),
+  /** Secrets that sign tracked email links and open pixels; the first signs, all verify (rotation). */
+  TOUCHLINE_LINK_SECRETS: z.string().optional(),
+  /** Country for phone numbers written without a country code (ISO 3166 alpha-2, e.g. US). */
+  TOUCHLINE_DEFAULT_COUNTRY: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'must be a two-letter country code')
+    .optional(),
+  SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(1).optional(),
+  MAILGUN_WEBHOOK_SIGNING_KEY: z.string().min(1).optional(),
+  SES_SNS_TOPIC_ARNS: z.string().min(1).optional(),
+  POSTMARK_WEBHOOK_CREDENTIALS: z
+    .string()
+    .regex(/^[^:]+:.+$/, 'must be user:password')
+    .optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TOUCHLINE_RATE_LIMIT_EVENTS_PER_SECOND: z.coerce.number().int().min(1).default(50_000),
   TOUCHLINE_TOPIC_PREFIX: z
     .string()
@@ -77,6 +94,17 @@ export interface TouchlineConfig {
   /** Namespace of topics and consumer groups on a shared Kafka cluster. */
   readonly topicPrefix: string;
   readonly rateLimitEventsPerSecond: number;
+  readonly publicUrl: string | null;
+  readonly defaultCountry: string | null;
+  /** Provider credentials; a provider without them answers 404 "not configured". */
+  readonly touchpoints: {
+    readonly linkSecrets: readonly string[];
+    readonly sendgridPublicKey: string | null;
+    readonly mailgunSigningKey: string | null;
+    readonly sesTopicArns: readonly string[];
+    readonly postmarkCredentials: { readonly username: string; readonly password: string } | null;
+    readonly twilioAuthToken: string | null;
+  };
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: z.infer<typeof envSchema>['TOUCHLINE_LOG_LEVEL'];
 }
@@ -96,7 +124,9 @@ export function loadConfigOrThrow(env: NodeJS.ProcessEnv): TouchlineConfig {
       const value = env[String(issue.path[0])];
       // Never echo a value that may hold a password (DATABASE_URL).
       const shown =
-        value !== undefined && !/URL|KEY|SECRET|PASSWORD/.test(name) ? ` (got "${value}")` : '';
+        value !== undefined && !/URL|KEY|SECRET|PASSWORD|TOKEN|CREDENTIALS/.test(name)
+          ? ` (got "${value}")`
+          : '';
       return `  ${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
@@ -133,7 +163,30 @@ export function loadConfigOrThrow(env: NodeJS.ProcessEnv): TouchlineConfig {
     dataDir,
     topicPrefix: values.TOUCHLINE_TOPIC_PREFIX,
     rateLimitEventsPerSecond: values.TOUCHLINE_RATE_LIMIT_EVENTS_PER_SECOND,
+    publicUrl: values.TOUCHLINE_PUBLIC_URL?.replace(/\/$/, '') ?? null,
+    defaultCountry: values.TOUCHLINE_DEFAULT_COUNTRY ?? null,
+    touchpoints: {
+      linkSecrets: list(values.TOUCHLINE_LINK_SECRETS),
+      sendgridPublicKey: values.SENDGRID_WEBHOOK_PUBLIC_KEY ?? null,
+      mailgunSigningKey: values.MAILGUN_WEBHOOK_SIGNING_KEY ?? null,
+      sesTopicArns: list(values.SES_SNS_TOPIC_ARNS),
+      postmarkCredentials: credentials(values.POSTMARK_WEBHOOK_CREDENTIALS),
+      twilioAuthToken: values.TWILIO_AUTH_TOKEN ?? null,
+    },
     http: { host: values.HOST, port: values.PORT },
     logLevel: values.TOUCHLINE_LOG_LEVEL,
   };
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+function credentials(value: string | undefined): { username: string; password: string } | null {
+  if (!value) return null;
+  const colon = value.indexOf(':');
+  return { username: value.slice(0, colon), password: value.slice(colon + 1) };
 }
