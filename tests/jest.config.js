@@ -3,5 +3,5 @@ module.exports = {
   displayName: 'e2e',
   rootDir: __dirname,
   globalSetup: '<rootDir>/e2e/support/global-setup.js',
-  testTimeout: 120_000,
+  setupFilesAfterEnv: ['<rootDir>/e2e/support/timeout.js'],
 };

@@ -140,15 +140,17 @@ describe('embedded mode, end to end', () => {
     }
   });
 
-  it('refuses unknown write keys and API keys with 401, and an unknown customer with 404', async () => {
+  it('refuses unknown keys with 401, a key of the wrong role with 403, and an unknown customer with 404', async () => {
     expect((await post('/v1/track', { userId: 'x', event: 'y' }, 'tlw_not-a-key')).status).toBe(
       401,
     );
     const noKey = await fetch(`${server.url}/v1/customers/someone`);
     expect(noKey.status).toBe(401);
     expect(await noKey.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
-    // A write key is not an API key.
-    expect((await getCustomer('someone', writeKey)).status).toBe(401);
+    // A write key is a key, but not one that may read.
+    const wrongRole = await getCustomer('someone', writeKey);
+    expect(wrongRole.status).toBe(403);
+    expect(await wrongRole.json()).toMatchObject({ error: { code: 'FORBIDDEN' } });
     const missing = await getCustomer(`nobody-${randomUUID()}`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
