@@ -23,7 +23,9 @@ function post(agent, url, auth, body) {
       (response) => {
         const chunks = [];
         response.on('data', (c) => chunks.push(c));
-        response.on('end', () => resolve({ status: response.statusCode, body: Buffer.concat(chunks) }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode, body: Buffer.concat(chunks) }),
+        );
         response.on('error', reject);
       },
     );
@@ -33,7 +35,17 @@ function post(agent, url, auth, body) {
 }
 
 async function main(config) {
-  const { url, writeKey, runId, customers, batchSize, concurrency, warmupEvents, totalEvents, rate } = config;
+  const {
+    url,
+    writeKey,
+    runId,
+    customers,
+    batchSize,
+    concurrency,
+    warmupEvents,
+    totalEvents,
+    rate,
+  } = config;
   const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const target = new URL('/v1/batch', url);
@@ -44,7 +56,10 @@ async function main(config) {
       const n = Math.min(batchSize, from + count - i);
       const batch = new Array(n);
       for (let k = 0; k < n; k++) batch[k] = trackMessage(runId, i + k, customers);
-      bodies.push({ events: n, body: Buffer.from(JSON.stringify({ batch, sentAt: new Date().toISOString() })) });
+      bodies.push({
+        events: n,
+        body: Buffer.from(JSON.stringify({ batch, sentAt: new Date().toISOString() })),
+      });
     }
     return bodies;
   };
@@ -62,9 +77,7 @@ async function main(config) {
     let sent = 0;
     const latencies = [];
     const started = performance.now();
-    const timer = record
-      ? setInterval(() => process.send({ type: 'progress', sent }), 250)
-      : null;
+    const timer = record ? setInterval(() => process.send({ type: 'progress', sent }), 250) : null;
     const worker = async () => {
       for (;;) {
         const index = next++;
@@ -81,7 +94,8 @@ async function main(config) {
           try {
             const response = await post(agent, target, auth, body);
             status = response.status;
-            if (status !== 200 && errors.length < 5) errors.push(`${status}: ${response.body.toString('utf8').slice(0, 300)}`);
+            if (status !== 200 && errors.length < 5)
+              errors.push(`${status}: ${response.body.toString('utf8').slice(0, 300)}`);
             // Segment clients retry 429/503; so do we, and the latency includes the retry.
             if ((status === 429 || status === 503) && attempt < 20) {
               await new Promise((r) => setTimeout(r, 100));
@@ -103,7 +117,12 @@ async function main(config) {
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
     if (timer) clearInterval(timer);
-    return { latencies, startedAt: performance.timeOrigin + started, ms: performance.now() - started, sent };
+    return {
+      latencies,
+      startedAt: performance.timeOrigin + started,
+      ms: performance.now() - started,
+      sent,
+    };
   };
 
   await runPhase(warmup, false, null);

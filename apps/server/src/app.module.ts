@@ -12,6 +12,7 @@ import { RUNTIME } from './platform/tokens';
 import { ProjectorModule } from './projector/projector.module';
 import { QueryModule } from './query/query.module';
 import { RecorderModule } from './recorder/recorder.module';
+import { TrackerModule } from './tracker/tracker.module';
 import { TouchpointsModule } from './touchpoints/touchpoints.module';
 
 /** Shared runtime parts, visible to every role's module. */
@@ -33,7 +34,7 @@ export class AppModule {
   static forRuntime(runtime: Runtime, logger: Logger): DynamicModule {
     const roles = runtime.config.roles;
     const roleModules: Type[] = [];
-    if (roles.has('collector')) roleModules.push(CollectorModule, TouchpointsModule);
+    if (roles.has('collector')) roleModules.push(CollectorModule, TouchpointsModule, TrackerModule);
     if (roles.has('recorder')) roleModules.push(RecorderModule);
     if (roles.has('projector')) roleModules.push(ProjectorModule);
     if (roles.has('query')) roleModules.push(QueryModule);

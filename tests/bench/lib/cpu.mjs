@@ -25,7 +25,12 @@ export function processCpuSeconds(pid) {
 
 function machineTicks() {
   try {
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const cpu = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
     const idle = cpu[3] + (cpu[4] ?? 0);
     const total = cpu.reduce((a, b) => a + b, 0);
     return { idle, total };
@@ -87,7 +92,10 @@ export function describeCpu(cpu) {
   const parts = Object.entries(cpu.processes)
     .filter(([, v]) => v.cpuSeconds > 0)
     .map(([name, v]) => `${name} ${v.coreShare.toFixed(2)}`);
-  const machine = cpu.machineBusy === null ? '' : `; machine busy ${(cpu.machineBusy * 100).toFixed(0)}% of all cores`;
+  const machine =
+    cpu.machineBusy === null
+      ? ''
+      : `; machine busy ${(cpu.machineBusy * 100).toFixed(0)}% of all cores`;
   return `CPU (cores): ${parts.join(', ')}${machine}`;
 }
 

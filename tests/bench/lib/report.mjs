@@ -111,42 +111,39 @@ export function table(headers, rows) {
 }
 
 /**
- * Horizontal histogram of latencies (ms) on log-spaced buckets, with the count and the
- * cumulative share of each bucket.
+ * Horizontal histogram of latencies (ms): equal-width buckets with a round step (1, 2 or 5 times
+ * a power of ten) from the fastest sample to the 99th percentile, one more bucket for the slow
+ * tail; each row shows its count and the cumulative share.
  */
-export function histogram(values, width = 50) {
+export function histogram(values, width = 50, rows = 16) {
   if (values.length === 0) return '(no samples)';
   const min = Math.min(...values);
   const max = Math.max(...values);
-  const bounds = [];
-  // 1-2-5 steps cover anything from sub-millisecond to seconds with readable edges.
-  for (let decade = 0.1; decade <= 100_000; decade *= 10) {
-    for (const step of [1, 2, 5]) bounds.push(round(decade * step, 1));
+  const top = percentile(values, 99);
+  let step = 1e-3;
+  for (const candidate of [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]) {
+    step = candidate;
+    if ((top - Math.floor(min / candidate) * candidate) / candidate <= rows) break;
   }
-  let lo = bounds.findIndex((b) => b > min);
-  lo = Math.max(0, lo - 1);
-  let hi = bounds.findIndex((b) => b >= max);
-  if (hi < 0) hi = bounds.length - 1;
-  const edges = bounds.slice(lo, hi + 1);
-  // Finer buckets when the 1-2-5 grid gives too few rows to see a shape.
-  while (edges.length < 12) {
-    const finer = [];
-    for (let i = 0; i < edges.length - 1; i++) finer.push(edges[i], round((edges[i] + edges[i + 1]) / 2, 1));
-    finer.push(edges[edges.length - 1]);
-    if (finer.length === edges.length) break;
-    edges.splice(0, edges.length, ...finer);
-  }
-  const counts = new Array(edges.length - 1).fill(0);
+  const low = Math.floor(min / step) * step;
+  const buckets = Math.max(1, Math.ceil((top - low) / step + 1e-9));
+  const counts = new Array(buckets).fill(0);
+  let tail = 0;
   for (const v of values) {
-    let i = edges.findIndex((edge, j) => j > 0 && v <= edge) - 1;
-    if (i < 0) i = v <= edges[0] ? 0 : counts.length - 1;
-    counts[i]++;
+    const i = Math.floor((v - low) / step);
+    if (i < buckets) counts[i]++;
+    else tail++;
   }
-  const peak = Math.max(...counts);
-  const labels = counts.map((_, i) => `${edges[i]}–${edges[i + 1]} ms`);
+  const digits = step < 1 ? 1 : 0;
+  const labels = counts.map(
+    (_, i) => `${(low + i * step).toFixed(digits)}–${(low + (i + 1) * step).toFixed(digits)} ms`,
+  );
+  if (tail > 0) labels.push(`${(low + buckets * step).toFixed(digits)}–${max.toFixed(digits)} ms`);
+  const all = tail > 0 ? [...counts, tail] : counts;
+  const peak = Math.max(...all);
   const labelWidth = Math.max(...labels.map((l) => l.length));
   let cumulative = 0;
-  return counts
+  return all
     .map((count, i) => {
       cumulative += count;
       const bar = '█'.repeat(Math.round((count / peak) * width)) || (count > 0 ? '▏' : '');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { REPO_ROOT, onCleanup } from './services.mjs';
 
 const MAIN = path.join(REPO_ROOT, 'apps/server/dist/main.js');
+let started = 0;
 
 /**
  * @param {string} roles TOUCHLINE_ROLES
@@ -13,7 +14,11 @@ const MAIN = path.join(REPO_ROOT, 'apps/server/dist/main.js');
  */
 export async function startServer(roles, env, options = {}) {
   const execArgv = options.cpuProfileDir
-    ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${roles.replace(/,/g, '+')}.cpuprofile`]
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${options.cpuProfileDir}`,
+        `--cpu-prof-name=${String(++started).padStart(2, '0')}-${roles.replace(/,/g, '+')}.cpuprofile`,
+      ]
     : [];
   const child = spawn(process.execPath, [...execArgv, MAIN], {
     cwd: REPO_ROOT,
@@ -32,7 +37,9 @@ export async function startServer(roles, env, options = {}) {
   let running = null;
   let onRunning = () => undefined;
   const ready = new Promise((resolve) => (onRunning = resolve));
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   let buffered = '';
   const onData = (chunk) => {
     buffered += chunk.toString('utf8');
@@ -68,7 +75,9 @@ export async function startServer(roles, env, options = {}) {
   };
   onCleanup(`server ${roles} (pid ${child.pid})`, stop);
 
-  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 60_000).unref());
+  const timeout = new Promise((_, reject) =>
+    setTimeout(() => reject(new Error('timeout')), 60_000).unref(),
+  );
   try {
     await Promise.race([
       ready,

@@ -102,7 +102,9 @@ function run(command, args, env) {
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('exit', (code) =>
-      code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${stderr}`)),
+      code === 0
+        ? resolve({ stdout, stderr })
+        : reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${stderr}`)),
     );
   });
 }
@@ -131,7 +133,9 @@ export async function kafka() {
   if (!brokers) throw new Error(`infra/kafka/start.sh printed no KAFKA_BROKERS:\n${stdout}`);
   const { readFile } = await import('node:fs/promises');
   const pid = Number((await readFile(path.join(stateDir, 'broker.pid'), 'utf8')).trim());
-  log(`Kafka ready at ${brokers} (pid ${pid}) in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+  log(
+    `Kafka ready at ${brokers} (pid ${pid}) in ${((performance.now() - started) / 1000).toFixed(1)} s.`,
+  );
   return { brokers, pid, own: true };
 }
 

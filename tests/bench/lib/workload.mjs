@@ -8,7 +8,13 @@ import { REPO_ROOT } from './services.mjs';
 const require = createRequire(path.join(REPO_ROOT, 'package.json'));
 const dist = (p) => require(path.join(REPO_ROOT, 'apps/server/dist', p));
 
-const EVENTS = ['Product Viewed', 'Product Added', 'Checkout Started', 'Order Completed', 'Signed Up'];
+const EVENTS = [
+  'Product Viewed',
+  'Product Added',
+  'Checkout Started',
+  'Order Completed',
+  'Signed Up',
+];
 const PATHS = ['/pricing', '/products/42', '/checkout', '/blog/event-sourcing', '/'];
 const BASE_TIME = Date.parse('2025-01-01T00:00:00Z');
 
@@ -32,8 +38,12 @@ export function trackMessage(runId, i, customers) {
     context: {
       ip: '203.0.113.7',
       locale: 'en-GB',
-      page: { path: PATHS[i % PATHS.length], url: `https://shop.example.com${PATHS[i % PATHS.length]}` },
-      userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
+      page: {
+        path: PATHS[i % PATHS.length],
+        url: `https://shop.example.com${PATHS[i % PATHS.length]}`,
+      },
+      userAgent:
+        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
       library: { name: 'analytics.js', version: '4.1.0' },
     },
   };
@@ -56,7 +66,13 @@ export async function envelopes(topics, segmentMessages) {
   const chunk = 500;
   for (let i = 0; i < segmentMessages.length; i += chunk) {
     const results = await service.ingest({
-      principal: { keyId: 'bench', role: 'ingestion', sourceId: 'bench-web', channel: 'web', rateLimitPerSecond: null },
+      principal: {
+        keyId: 'bench',
+        role: 'ingestion',
+        sourceId: 'bench-web',
+        channel: 'web',
+        rateLimitPerSecond: null,
+      },
       endpoint: '/v1/batch',
       receivedAt: new Date(),
       messages: segmentMessages.slice(i, i + chunk),
@@ -65,7 +81,8 @@ export async function envelopes(topics, segmentMessages) {
       correlationId: 'bench',
     });
     const rejected = results.find((r) => r.status !== 'accepted');
-    if (rejected) throw new Error(`the benchmark's own event was rejected: ${JSON.stringify(rejected)}`);
+    if (rejected)
+      throw new Error(`the benchmark's own event was rejected: ${JSON.stringify(rejected)}`);
   }
   return captured;
 }
@@ -80,7 +97,8 @@ export async function ingestBatches(outbound, partitions, perBatch) {
   const { partitionForKey, ingestTopics } = require('@touchline/messaging');
   const pino = require('pino');
   const byPartition = Array.from({ length: partitions }, () => []);
-  for (const message of outbound) byPartition[partitionForKey(message.key, partitions)].push(message);
+  for (const message of outbound)
+    byPartition[partitionForKey(message.key, partitions)].push(message);
   const captured = [];
   const store = {
     ingest: async (batches) => {
@@ -89,7 +107,12 @@ export async function ingestBatches(outbound, partitions, perBatch) {
     },
   };
   const topics = ingestTopics('bench');
-  const recorder = new Recorder(store, topics, { save: async () => undefined }, pino({ level: 'silent' }));
+  const recorder = new Recorder(
+    store,
+    topics,
+    { save: async () => undefined },
+    pino({ level: 'silent' }),
+  );
   // Round-robin over partitions, like a consumer working through several partitions at once.
   const offsets = new Array(partitions).fill(0);
   let left = outbound.length;

@@ -14,7 +14,11 @@ export async function credentials(dataDir) {
 
 export async function collectorStage(ctx) {
   const { shape, sizes } = ctx;
-  const collector = await startServer('collector', { ...ctx.serverEnv(ctx.db1, ctx.collectorPrefix) }, ctx.serverOptions);
+  const collector = await startServer(
+    'collector',
+    { ...ctx.serverEnv(ctx.db1, ctx.collectorPrefix) },
+    ctx.serverOptions,
+  );
   const { writeKey } = await credentials(ctx.dataDir(ctx.db1));
   const runId = `${ctx.runId}-c`;
   const progress = new Progress('collector → Kafka', sizes.collectorEvents);
@@ -50,7 +54,8 @@ export async function collectorStage(ctx) {
   progress.finish();
   log(`  ${describeCpu(cpu)}`);
   if (result.errors.length > 0) log(`  non-200 answers (first ones): ${result.errors.join(' | ')}`);
-  if (collector.warnings.length > 0) log(`  collector warnings: ${collector.warnings.slice(0, 3).join(' | ')}`);
+  if (collector.warnings.length > 0)
+    log(`  collector warnings: ${collector.warnings.slice(0, 3).join(' | ')}`);
   // The recorder stage drains what this stage put in Kafka (warm-up included).
   ctx.collectorRun = { runId, events: sizes.collectorWarmup + result.accepted };
   await collector.stop();

@@ -84,14 +84,19 @@ export async function endToEnd(ctx, results) {
         if (c.stored >= events && marks.storedMs === null) marks.storedMs = t;
         if (c.visible !== lastVisible) lastChange = now();
         lastVisible = c.visible;
-        progress.update(c.visible, `stored ${Math.round((100 * c.stored) / events)}%${sending ? ', sending' : ''}`);
-        if (now() - lastChange > 60_000) throw new Error(`end to end stalled at ${c.visible} of ${events} events`);
+        progress.update(
+          c.visible,
+          `stored ${Math.round((100 * c.stored) / events)}%${sending ? ', sending' : ''}`,
+        );
+        if (now() - lastChange > 60_000)
+          throw new Error(`end to end stalled at ${c.visible} of ${events} events`);
       }
       marks.visibleMs = now() - t0;
       const cpu = await meter.stop();
       const result = await sent;
       progress.finish();
-      if (result.accepted !== events) throw new Error(`the collector accepted ${result.accepted} of ${events} events`);
+      if (result.accepted !== events)
+        throw new Error(`the collector accepted ${result.accepted} of ${events} events`);
       // The load generator's clock starts at its first measured request; ours a little earlier.
       const startedLateMs = result.startedAt - (performance.timeOrigin + t0);
       const ms = marks.visibleMs - startedLateMs;
@@ -110,7 +115,11 @@ export async function endToEnd(ctx, results) {
 
     log('  warm-up: JIT, connections, consumer group and first customers...');
     await sustained(`${ctx.runId}-w`, sizes.e2eWarmup, 'end to end warm-up');
-    const sustainedResult = await sustained(`${ctx.runId}-e`, sizes.e2eEvents, 'end to end (all four roles)');
+    const sustainedResult = await sustained(
+      `${ctx.runId}-e`,
+      sizes.e2eEvents,
+      'end to end (all four roles)',
+    );
     log(`  ${describeCpu(sustainedResult.cpu)}`);
     results.endToEnd = sustainedResult;
 
@@ -118,7 +127,8 @@ export async function endToEnd(ctx, results) {
     await new Promise((r) => setTimeout(r, 2_000));
     results.latency = await latencyProbe(ctx, servers, writeKey, apiKey);
     for (const role of ROLES) {
-      if (servers[role].warnings.length > 0) log(`  ${role} warnings: ${servers[role].warnings.slice(0, 3).join(' | ')}`);
+      if (servers[role].warnings.length > 0)
+        log(`  ${role} warnings: ${servers[role].warnings.slice(0, 3).join(' | ')}`);
     }
   } finally {
     await monitor.end();
@@ -131,7 +141,9 @@ function request(agent, url, options, body) {
     const req = http.request(url, { agent, ...options }, (response) => {
       const chunks = [];
       response.on('data', (c) => chunks.push(c));
-      response.on('end', () => resolve({ status: response.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+      response.on('end', () =>
+        resolve({ status: response.statusCode, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       response.on('error', reject);
     });
     req.on('error', reject);
@@ -161,14 +173,20 @@ async function latencyProbe(ctx, servers, writeKey, apiKey) {
       body,
     );
     acknowledged.push(now() - t0);
-    if (posted.status !== 200) throw new Error(`POST /v1/track answered ${posted.status}: ${posted.body}`);
+    if (posted.status !== 200)
+      throw new Error(`POST /v1/track answered ${posted.status}: ${posted.body}`);
     for (;;) {
       polls++;
-      const got = await request(agent, `${servers.query.url}/v1/customers/user:${encodeURIComponent(message.userId)}`, {
-        headers: { authorization: `Bearer ${apiKey}` },
-      });
+      const got = await request(
+        agent,
+        `${servers.query.url}/v1/customers/user:${encodeURIComponent(message.userId)}`,
+        {
+          headers: { authorization: `Bearer ${apiKey}` },
+        },
+      );
       if (got.status === 200 && JSON.parse(got.body).totalEvents >= 1) break;
-      if (got.status !== 404 && got.status !== 200) throw new Error(`GET customer answered ${got.status}: ${got.body}`);
+      if (got.status !== 404 && got.status !== 200)
+        throw new Error(`GET customer answered ${got.status}: ${got.body}`);
       if (now() - t0 > 30_000) throw new Error(`event ${k} not visible after 30 s`);
       await new Promise((r) => setTimeout(r, shape.pollMs));
     }

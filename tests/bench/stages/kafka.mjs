@@ -11,14 +11,24 @@ export async function kafkaBaseline(ctx) {
   const { ingestTopics } = benchRequire('@touchline/messaging');
   const { shape, sizes } = ctx;
   const topic = `${ctx.prefix}-baseline.kafka.v1`;
-  const kafka = new Kafka({ clientId: 'touchline-bench', brokers: ctx.brokers.split(','), logLevel: logLevel.ERROR });
+  const kafka = new Kafka({
+    clientId: 'touchline-bench',
+    brokers: ctx.brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: shape.partitions }] });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic, numPartitions: shape.partitions }],
+  });
   await admin.disconnect();
 
   // Real envelopes, made by the collector's code; a pool of distinct ones is cycled.
-  const pool = await envelopes(ingestTopics(ctx.prefix), messages(`${ctx.runId}-a`, 0, 20_000, shape.customers));
+  const pool = await envelopes(
+    ingestTopics(ctx.prefix),
+    messages(`${ctx.runId}-a`, 0, 20_000, shape.customers),
+  );
   const bytes = pool.reduce((n, m) => n + m.value.length, 0) / pool.length;
   const producer = kafka.producer({
     idempotent: true,
@@ -46,7 +56,11 @@ export async function kafkaBaseline(ctx) {
         issued += shape.batchSize;
         const batch = nextBatch();
         const t0 = now();
-        await producer.sendBatch({ acks: -1, timeout: 5000, topicMessages: [{ topic, messages: batch }] });
+        await producer.sendBatch({
+          acks: -1,
+          timeout: 5000,
+          topicMessages: [{ topic, messages: batch }],
+        });
         latencies.push(now() - t0);
         sent += batch.length;
         progress?.update(sent);
@@ -59,7 +73,10 @@ export async function kafkaBaseline(ctx) {
 
   await run(sizes.kafkaWarmup);
   const progress = new Progress('baseline A: kafkajs producer', sizes.kafkaMessages, 'msgs');
-  const meter = new CpuMeter({ bench: () => [process.pid], kafka: () => (ctx.kafkaPid ? [ctx.kafkaPid] : []) });
+  const meter = new CpuMeter({
+    bench: () => [process.pid],
+    kafka: () => (ctx.kafkaPid ? [ctx.kafkaPid] : []),
+  });
   await meter.start();
   const result = await run(sizes.kafkaMessages, progress);
   const cpu = await meter.stop();

@@ -35,7 +35,15 @@ FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::tex
 
 /** Column arrays of one ingest call, serialised the way PostgresEventStore does. */
 function columns(streamBatches) {
-  const c = { streamIds: [], versions: [], eventIds: [], types: [], schemaVersions: [], data: [], metadata: [] };
+  const c = {
+    streamIds: [],
+    versions: [],
+    eventIds: [],
+    types: [],
+    schemaVersions: [],
+    data: [],
+    metadata: [],
+  };
   for (const batch of streamBatches) {
     batch.events.forEach((event, i) => {
       c.streamIds.push(batch.streamId);
@@ -77,7 +85,11 @@ export async function storeStages(ctx, results) {
   const { PostgresEventStore } = benchRequire('@touchline/event-store-postgres');
   const { ingestTopics } = benchRequire('@touchline/messaging');
   const { shape, sizes } = ctx;
-  const pool = new pg.Pool({ connectionString: ctx.db1.url, max: 10, application_name: 'touchline-bench' });
+  const pool = new pg.Pool({
+    connectionString: ctx.db1.url,
+    max: 10,
+    application_name: 'touchline-bench',
+  });
   const monitor = new pg.Client({ connectionString: ctx.db1.url });
   await monitor.connect();
   const postgresPids = () => backendPids(monitor, [ctx.db1.name]);
@@ -85,12 +97,16 @@ export async function storeStages(ctx, results) {
     // The same workload for both: batches as the Recorder forms them from Kafka fetches.
     log('  preparing events: Segment messages → collector envelopes → recorder ingest batches...');
     const total = sizes.storeWarmup + sizes.storeEvents;
-    const outbound = await envelopes(ingestTopics(ctx.prefix), messages(`${ctx.runId}-s`, 0, total, shape.customers));
+    const outbound = await envelopes(
+      ingestTopics(ctx.prefix),
+      messages(`${ctx.runId}-s`, 0, total, shape.customers),
+    );
     const batches = await ingestBatches(outbound, shape.partitions, shape.ingestPerBatch);
     outbound.length = 0;
     let warmCount = 0;
     let split = 0;
-    while (split < batches.length && warmCount < sizes.storeWarmup) warmCount += eventsIn(batches[split++]);
+    while (split < batches.length && warmCount < sizes.storeWarmup)
+      warmCount += eventsIn(batches[split++]);
     const warm = batches.slice(0, split);
     const measured = batches.slice(split);
     const measuredEvents = measured.reduce((n, b) => n + eventsIn(b), 0);
@@ -106,7 +122,15 @@ export async function storeStages(ctx, results) {
     await pool.query(plainTableSql);
     const plainColumns = measured.map(columns);
     const insertPlain = async (c) => {
-      await pool.query(plainInsertSql, [c.streamIds, c.versions, c.eventIds, c.types, c.schemaVersions, c.data, c.metadata]);
+      await pool.query(plainInsertSql, [
+        c.streamIds,
+        c.versions,
+        c.eventIds,
+        c.types,
+        c.schemaVersions,
+        c.data,
+        c.metadata,
+      ]);
       return c.eventIds.length;
     };
     await drive(warm.map(columns), shape.ingestConcurrency, insertPlain);
@@ -153,7 +177,9 @@ export async function storeStages(ctx, results) {
     }
 
     // 5. Projector catch-up over everything stored, and the read-only baseline C.
-    const stored = Number((await monitor.query('SELECT count(*) AS n FROM event_store.events')).rows[0].n);
+    const stored = Number(
+      (await monitor.query('SELECT count(*) AS n FROM event_store.events')).rows[0].n,
+    );
     results.readAll = await readAllBaseline(store, stored, postgresPids);
     results.projector = await projectorCatchUp(ctx, pool, store, stored, postgresPids);
     await store.close();
@@ -168,9 +194,10 @@ async function recorderProcess(ctx, monitor, postgresPids) {
   const count = async () =>
     Number(
       (
-        await monitor.query("SELECT count(*) AS n FROM event_store.events WHERE stream_id LIKE $1", [
-          `user:${runId}-%`,
-        ])
+        await monitor.query(
+          'SELECT count(*) AS n FROM event_store.events WHERE stream_id LIKE $1',
+          [`user:${runId}-%`],
+        )
       ).rows[0].n,
     );
   const progress = new Progress('recorder process (Kafka → store)', events);
@@ -180,7 +207,11 @@ async function recorderProcess(ctx, monitor, postgresPids) {
     kafka: () => (ctx.kafkaPid ? [ctx.kafkaPid] : []),
     postgres: postgresPids,
   });
-  const recorder = await startServer('recorder', ctx.serverEnv(ctx.db1, ctx.collectorPrefix), ctx.serverOptions);
+  const recorder = await startServer(
+    'recorder',
+    ctx.serverEnv(ctx.db1, ctx.collectorPrefix),
+    ctx.serverOptions,
+  );
   progress.update(0, '');
   await meter.start();
   let n = 0;
@@ -191,7 +222,8 @@ async function recorderProcess(ctx, monitor, postgresPids) {
     if (m !== n) lastChange = now();
     n = m;
     progress.update(n);
-    if (now() - lastChange > 30_000) throw new Error(`the recorder stopped at ${n} of ${events} events`);
+    if (now() - lastChange > 30_000)
+      throw new Error(`the recorder stopped at ${n} of ${events} events`);
   }
   const end = Date.now();
   const cpu = await meter.stop();
@@ -199,9 +231,10 @@ async function recorderProcess(ctx, monitor, postgresPids) {
   log(`  ${describeCpu(cpu)}`);
   // From the first event the recorder stored to the poll that saw the last one (100 ms resolution).
   const first = (
-    await monitor.query('SELECT min(recorded_at) AS t FROM event_store.events WHERE stream_id LIKE $1', [
-      `user:${runId}-%`,
-    ])
+    await monitor.query(
+      'SELECT min(recorded_at) AS t FROM event_store.events WHERE stream_id LIKE $1',
+      [`user:${runId}-%`],
+    )
   ).rows[0].t;
   const ms = end - first.getTime();
   await recorder.stop();
@@ -226,7 +259,13 @@ async function readAllBaseline(store, stored, postgresPids) {
   const cpu = await meter.stop();
   progress.finish();
   log(`  ${describeCpu(cpu)}`);
-  return { events: n, seconds: round(ms / 1000, 2), perSecond: round((n * 1000) / ms), pageSize: 1000, cpu };
+  return {
+    events: n,
+    seconds: round(ms / 1000, 2),
+    perSecond: round((n * 1000) / ms),
+    pageSize: 1000,
+    cpu,
+  };
 }
 
 async function projectorCatchUp(ctx, pool, store, stored, postgresPids) {
@@ -234,12 +273,26 @@ async function projectorCatchUp(ctx, pool, store, stored, postgresPids) {
   const { Projector } = serverDist('projector/projector.js');
   const { activityProjection } = serverDist('projector/activity.projection.js');
   const head = await store.head();
-  const projector = new Projector(pool, store, activityProjection, pino({ level: 'silent' }), 1_000);
+  const projector = new Projector(
+    pool,
+    store,
+    activityProjection,
+    pino({ level: 'silent' }),
+    1_000,
+  );
   const meter = new CpuMeter({ bench: () => [process.pid], postgres: postgresPids });
   const progress = new Progress('projector apply (activity)', stored);
-  const done = (p) => p.transactionId > head.transactionId || (p.transactionId === head.transactionId && p.position >= head.position);
+  const done = (p) =>
+    p.transactionId > head.transactionId ||
+    (p.transactionId === head.transactionId && p.position >= head.position);
   const projectedEvents = async () =>
-    Number((await pool.query('SELECT coalesce(sum(total_events), 0) AS n FROM read_models.customer_activity')).rows[0].n);
+    Number(
+      (
+        await pool.query(
+          'SELECT coalesce(sum(total_events), 0) AS n FROM read_models.customer_activity',
+        )
+      ).rows[0].n,
+    );
   await meter.start();
   const t0 = now();
   projector.start();

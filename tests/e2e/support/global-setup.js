@@ -14,6 +14,8 @@ module.exports = async () => {
       stdio: 'inherit',
     },
   );
+  // The server serves /tracker.js from the tracker's bundle, which tsc does not produce.
+  await require(path.join(root, 'libs/tracker/build.js')).bundleTracker({ write: true });
   const reasons = [];
   const { kafkaBrokersForTests } = require('@touchline/messaging-kafka/testing');
   const kafka = await kafkaBrokersForTests();

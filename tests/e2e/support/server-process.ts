@@ -43,6 +43,14 @@ export async function startServer(
   });
   const output: string[] = [];
   const logs: LogLine[] = [];
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    // An exit nobody asked for is the most useful thing to see when a test fails.
+    if (!stopping)
+      process.stderr.write(
+        `server ${MAIN} exited unexpectedly (${code ?? signal}):\n${output.slice(-20).join('\n')}\n`,
+      );
+  });
   let exited: Promise<number | null> = new Promise((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
@@ -94,6 +102,7 @@ export async function startServer(
     logs,
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
+      stopping = true;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       const code = await exited;
@@ -102,6 +111,7 @@ export async function startServer(
     },
     async kill() {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      stopping = true;
       child.kill('SIGKILL');
       await exited;
     },

@@ -13,6 +13,10 @@ import type { Logger } from 'pino';
 import { LOGGER } from './logger';
 import { type ErrorCode, serviceUnavailable, TouchlineException } from './touchline.exception';
 
+function isDatabaseUnavailable(error: unknown): boolean {
+  return error instanceof EventStoreUnavailableError || isConnectionError(error);
+}
+
 const HTTP_CODES: Record<number, ErrorCode> = {
   400: 'INVALID_REQUEST',
   401: 'UNAUTHORIZED',
