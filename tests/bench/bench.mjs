@@ -174,11 +174,10 @@ async function main() {
   };
 
   if (stage('kafka'))
-    await section(
-      'kafka',
-      '1. Baseline A: kafkajs producer alone',
-      async () => (results.baselineA = await kafkaBaseline(ctx)),
-    );
+    await section('kafka', '1. Baseline A: kafkajs producer alone', async () => {
+      results.baselineA = await kafkaBaseline(ctx);
+      results.baselineA2 = ctx.baselineA2;
+    });
   if (stage('collector'))
     await section(
       'collector',
@@ -264,9 +263,20 @@ function buildReport(r) {
   const met = (ok) => (ok === null ? '-' : ok ? 'yes' : 'NO');
   if (r.baselineA) {
     rows.push([
-      'A  kafkajs producer alone (baseline)',
+      `A  kafkajs producer alone, ${r.baselineA.batchSize} × ${r.baselineA.concurrency} (baseline)`,
       `${fmtInt(r.baselineA.perSecond)} msg/s`,
       lat(r.baselineA.sendBatchLatencyMs),
+      '-',
+      '-',
+      '-',
+      '-',
+    ]);
+  }
+  if (r.baselineA2) {
+    rows.push([
+      `A2 kafkajs, coalesced ${r.baselineA2.batchSize} × 1 (info)`,
+      `${fmtInt(r.baselineA2.perSecond)} msg/s`,
+      lat(r.baselineA2.sendBatchLatencyMs),
       '-',
       '-',
       '-',

@@ -39,7 +39,10 @@ export async function summarizeProfile(file, top = 15) {
       continue;
     }
     const pkg = ['(garbage collector)', '(program)'].includes(name) ? name : where(callFrame.url);
-    const key = `${name} ${pkg}${callFrame.url ? `:${callFrame.lineNumber + 1}` : ''}`;
+    const file = callFrame.url
+      ? ` ${callFrame.url.split('/').slice(-2).join('/')}:${callFrame.lineNumber + 1}`
+      : '';
+    const key = `${name}${file} [${pkg}]`;
     functions.set(key, (functions.get(key) ?? 0) + us);
     packages.set(pkg, (packages.get(pkg) ?? 0) + us);
   }

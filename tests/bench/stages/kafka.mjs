@@ -39,22 +39,27 @@ export async function kafkaBaseline(ctx) {
   await producer.connect();
 
   let cursor = 0;
-  const nextBatch = () => {
-    const list = new Array(shape.batchSize);
-    for (let i = 0; i < shape.batchSize; i++) {
+  const nextBatch = (size) => {
+    const list = new Array(size);
+    for (let i = 0; i < size; i++) {
       const m = pool[cursor++ % pool.length];
       list[i] = { key: m.key, value: m.value, headers: { ...m.headers } };
     }
     return list;
   };
-  const run = async (total, progress) => {
+  const run = async (
+    total,
+    progress,
+    batchSize = shape.batchSize,
+    concurrency = shape.httpConcurrency,
+  ) => {
     const latencies = [];
     let sent = 0;
     let issued = 0;
     const worker = async () => {
       while (issued < total) {
-        issued += shape.batchSize;
-        const batch = nextBatch();
+        issued += batchSize;
+        const batch = nextBatch(batchSize);
         const t0 = now();
         await producer.sendBatch({
           acks: -1,
@@ -67,7 +72,7 @@ export async function kafkaBaseline(ctx) {
       }
     };
     const t0 = now();
-    await Promise.all(Array.from({ length: shape.httpConcurrency }, worker));
+    await Promise.all(Array.from({ length: concurrency }, worker));
     return { sent, ms: now() - t0, latencies };
   };
 
@@ -81,8 +86,36 @@ export async function kafkaBaseline(ctx) {
   const result = await run(sizes.kafkaMessages, progress);
   const cpu = await meter.stop();
   progress.finish();
-  await producer.disconnect();
   log(`  ${describeCpu(cpu)}`);
+
+  // A2: the same messages with the concurrent requests' batches coalesced into one produce
+  // request (what a transport that merged concurrent publishes would send).
+  const coalesced = shape.batchSize * shape.httpConcurrency;
+  const progress2 = new Progress(
+    `baseline A2: kafkajs, ${coalesced}-message batches`,
+    sizes.kafkaMessages,
+    'msgs',
+  );
+  const meter2 = new CpuMeter({
+    bench: () => [process.pid],
+    kafka: () => (ctx.kafkaPid ? [ctx.kafkaPid] : []),
+  });
+  await meter2.start();
+  const result2 = await run(sizes.kafkaMessages, progress2, coalesced, 1);
+  const cpu2 = await meter2.stop();
+  progress2.finish();
+  log(`  ${describeCpu(cpu2)}`);
+  await producer.disconnect();
+  ctx.baselineA2 = {
+    messages: result2.sent,
+    seconds: round(result2.ms / 1000, 2),
+    perSecond: round((result2.sent * 1000) / result2.ms),
+    batchSize: coalesced,
+    concurrency: 1,
+    sendBatchLatencyMs: latencySummary(result2.latencies),
+    cpu: cpu2,
+    cpuMicrosPerMessage: round((cpu2.processes.bench.cpuSeconds * 1e6) / result2.sent, 1),
+  };
   return {
     messages: result.sent,
     seconds: round(result.ms / 1000, 2),
@@ -92,5 +125,6 @@ export async function kafkaBaseline(ctx) {
     concurrency: shape.httpConcurrency,
     sendBatchLatencyMs: latencySummary(result.latencies),
     cpu,
+    cpuMicrosPerMessage: round((cpu.processes.bench.cpuSeconds * 1e6) / result.sent, 1),
   };
 }
