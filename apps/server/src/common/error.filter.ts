@@ -46,10 +46,12 @@ export class ErrorFilter implements ExceptionFilter {
 
   private toTouchlineException(exception: unknown): TouchlineException {
     if (exception instanceof TouchlineException) return exception;
-    if (exception instanceof TransportUnavailableError)
-      return serviceUnavailable('The message broker');
-    if (exception instanceof EventStoreUnavailableError || isConnectionError(exception)) {
-      return serviceUnavailable('The database');
+    if (isDatabaseUnavailable(exception)) return serviceUnavailable('The database');
+    // In-process, the transport's error carries the recorder's (database) error as its cause.
+    if (exception instanceof TransportUnavailableError) {
+      return serviceUnavailable(
+        isDatabaseUnavailable(exception.cause) ? 'The database' : 'The message broker',
+      );
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
