@@ -2,7 +2,13 @@ import type { Resolver } from 'avsc';
 import { ContractError } from './errors';
 import type { AnyEventData, EnvelopeV1, EventType } from './generated/types';
 import { SCHEMA_REGISTRY, type RegisteredSchema } from './registry';
-import { type EventDataOf, type EventVersion, validateAgainst, withDefaults } from './validation';
+import {
+  type EventDataOf,
+  type EventVersion,
+  validateAgainst,
+  validateForWriting,
+  withDefaults,
+} from './validation';
 
 // Avro single-object encoding: 0xC3 0x01, the 8-byte little-endian CRC-64-AVRO fingerprint of
 // the writer schema's canonical form, then the binary body. The reader learns the exact writer
@@ -77,7 +83,7 @@ export function eventSchemaOrThrow(type: string, version: number): RegisteredSch
 }
 
 function encodeWith(entry: RegisteredSchema, value: unknown, what: string): Buffer {
-  const errors = validateAgainst(entry.avroType, value);
+  const errors = validateForWriting(entry, value);
   if (errors.length > 0) {
     throw new ContractError(
       'INVALID_VALUE',

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { VALUE_RULES } from './value-rules';
+
 // The checks behind tools/contracts/check.mjs, run against temporary copies of the workspace's
 // schemas and generated files.
 
@@ -28,6 +30,8 @@ function copyOfWorkspace(): string {
   fs.cpSync(path.join(WORKSPACE, core.GENERATED_DIR), path.join(root, core.GENERATED_DIR), {
     recursive: true,
   });
+  fs.mkdirSync(path.join(root, 'docs'));
+  fs.copyFileSync(path.join(WORKSPACE, core.GENERATED_DOCS), path.join(root, core.GENERATED_DOCS));
   fs.copyFileSync(path.join(WORKSPACE, '.prettierrc.json'), path.join(root, '.prettierrc.json'));
   return root;
 }
@@ -190,10 +194,113 @@ describe('drift between schemas and generated code', () => {
     const fresh = copyOfWorkspace();
     writeJson(fresh, TRACKED_V1, { ...readJson(fresh, TRACKED_V1), doc: 'Reworded.' });
     const files = core.checkContracts(fresh, { history: false }).map((p) => p.file);
-    expect(files).toEqual([core.GENERATED_SCHEMAS, core.GENERATED_TYPES]);
+    expect(files).toEqual([core.GENERATED_SCHEMAS, core.GENERATED_TYPES, core.GENERATED_DOCS]);
 
-    expect(core.generate(fresh).written).toEqual([core.GENERATED_SCHEMAS, core.GENERATED_TYPES]);
+    expect(core.generate(fresh).written).toEqual([
+      core.GENERATED_SCHEMAS,
+      core.GENERATED_TYPES,
+      core.GENERATED_DOCS,
+    ]);
     expect(core.checkContracts(fresh, { history: false })).toEqual([]);
+  });
+
+  it('detects a stale or missing docs/events.md', () => {
+    const root = copyOfWorkspace();
+    const docs = path.join(root, core.GENERATED_DOCS);
+    fs.writeFileSync(docs, fs.readFileSync(docs, 'utf8').replace('| `orderId` |', '| `order` |'));
+    expect(core.checkContracts(root, { history: false })).toEqual([
+      { file: core.GENERATED_DOCS, message: expect.stringContaining('drift') as string },
+    ]);
+    fs.rmSync(docs);
+    expect(core.checkContracts(root, { history: false })).toEqual([
+      { file: core.GENERATED_DOCS, message: expect.stringContaining('missing') as string },
+    ]);
+    expect(core.generate(root).written).toEqual([core.GENERATED_DOCS]);
+    expect(core.checkContracts(root, { history: false })).toEqual([]);
+  });
+});
+
+describe('docs/events.md', () => {
+  const { entries } = core.loadContracts(WORKSPACE);
+  const reference = core.renderEventsReference(entries);
+
+  it('has a section per event type and version, with channel, doc and one row per field', () => {
+    for (const entry of entries.filter((e) => e.kind === 'event')) {
+      const heading = `### ${entry.type} v${entry.version}\n`;
+      expect(reference).toContain(heading);
+      const section = reference.slice(reference.indexOf(heading)).split('\n### ')[0]!;
+      expect(section).toContain(`Channel: \`${entry.channel}\``);
+      expect(section).toContain(entry.doc);
+      for (const field of entry.schema['fields'] as { name: string }[]) {
+        expect(section).toMatch(new RegExp(`^\\| \`${field.name}\` \\|`, 'm'));
+      }
+    }
+  });
+
+  it('marks personal data, nullability, defaults, nested fields and value rules', () => {
+    expect(reference).toContain(
+      '| `recipient` | string |  |  | yes | Recipient address, trimmed and lowercased. |',
+    );
+    expect(reference).toContain('| `userId` | string | yes | `null` |  |');
+    expect(reference).toContain('| `context` | json object |  |  | keys: ip, userAgent, traits |');
+    expect(reference).toContain('| `products[].price` | decimal (string, non-negative) |');
+    expect(reference).toContain('| `currency` | string (currency) |');
+    expect(reference).toContain(
+      '| `medium` | string, one of `in-person`, `video`, `phone`, `other` |',
+    );
+  });
+
+  it('is deterministic', () => {
+    expect(core.renderEventsReference(core.loadContracts(WORKSPACE).entries)).toBe(reference);
+  });
+});
+
+describe('value rules and allowed values in schemas', () => {
+  function withField(root: string, field: Record<string, unknown>): string[] {
+    const v1 = readJson(root, TRACKED_V1);
+    writeJson(root, TRACKED_V1, { ...v1, fields: [...v1.fields, { doc: 'd', ...field }] });
+    return core.loadContracts(root).problems.map((p) => p.message);
+  }
+
+  it('knows the same rules as the runtime', () => {
+    expect(Object.keys(core.VALUE_RULES).sort()).toEqual(Object.keys(VALUE_RULES).sort());
+  });
+
+  it.each([
+    [{ name: 'x', type: { type: 'string', rules: ['money'] } }, /unknown rule "money"/],
+    [
+      { name: 'x', type: { type: 'int', rules: ['decimal'] } },
+      /rule "decimal" applies to string, not int/,
+    ],
+    [
+      { name: 'x', type: { type: 'string', rules: ['non-negative'] } },
+      /needs the "decimal" rule too/,
+    ],
+    [{ name: 'x', type: { type: 'int', allowed: ['a'] } }, /"allowed" is a non-empty list/],
+    [{ name: 'x', type: { type: 'string', allowed: ['a', 'a'] } }, /"allowed" is a non-empty list/],
+    [{ name: 'x', type: 'string', rules: ['decimal'] }, /"rules" belongs on the type/],
+    [
+      {
+        name: 'x',
+        type: {
+          type: 'array',
+          items: { type: 'record', name: 'I', fields: [{ name: 'y', type: 'string' }] },
+        },
+      },
+      /field "x\[\]\.y" needs a "doc"/,
+    ],
+  ])('reports %j', (field, message) => {
+    expect(withField(copyOfWorkspace(), field)).toEqual([expect.stringMatching(message)]);
+  });
+
+  it('accepts rules and allowed values that fit their types', () => {
+    expect(
+      withField(copyOfWorkspace(), {
+        name: 'x',
+        type: ['null', { type: 'string', rules: ['decimal', 'non-negative'] }],
+        default: null,
+      }),
+    ).toEqual([]);
   });
 });
 

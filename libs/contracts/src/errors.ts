@@ -28,7 +28,11 @@ export type ValidationRule =
   | 'json-object'
   | 'timestamp'
   | 'unknown-field'
-  | 'unknown-event-type';
+  | 'unknown-event-type'
+  /** A schema's own value rules (value-rules.ts): an exact decimal string, >= 0, an ISO 4217 code. */
+  | 'decimal'
+  | 'non-negative'
+  | 'currency';
 
 /** Every failure of the codec and of conversions: a string code, a message, never another kind of throw. */
 export class ContractError extends Error {

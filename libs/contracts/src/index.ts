@@ -26,3 +26,21 @@ export {
 export { SCHEMA_REGISTRY, SchemaRegistry, type RegisteredSchema } from './registry';
 export { parsingCanonicalForm } from './canonical-form';
 export { crc64Avro } from './crc64-avro';
+export {
+  ECOMMERCE_EVENT_TYPES,
+  ECOMMERCE_TRACK_EVENTS,
+  ecommerceEventDataFromTrack,
+  ecommerceEventFromTrack,
+  type EcommerceEventRef,
+  type EcommerceEventType,
+  type EcommerceOptions,
+  type OrderProductV1,
+  type SegmentTrackFields,
+} from './ecommerce';
+export {
+  isCurrencyCode,
+  isDecimalString,
+  MAX_DECIMAL_LENGTH,
+  VALUE_RULES,
+  type ValueRule,
+} from './value-rules';

@@ -1,8 +1,14 @@
 import { type Type, types } from 'avsc';
-import { ContractError } from './errors';
+import { ContractError, type ValidationError } from './errors';
 import type { AnyEventData, EventType } from './generated/types';
 import { eventSchemaOrThrow } from './codec';
-import { type EventDataOf, type EventVersion, validateAgainst, withDefaults } from './validation';
+import {
+  type EventDataOf,
+  type EventVersion,
+  validateAgainst,
+  validateForWriting,
+  withDefaults,
+} from './validation';
 
 // Event data as stored in the event store's JSONB column: the value's own shape, with Dates as
 // ISO-8601 strings and bytes as base64. eventDataFromJson(eventDataToJson(x)) equals x.
@@ -23,8 +29,9 @@ export function eventDataToJson(
   version: number,
   value: unknown,
 ): Record<string, unknown> {
-  const schema = eventSchemaOrThrow(type, version).avroType;
-  assertValid(schema, value, `${type} v${version}`);
+  const entry = eventSchemaOrThrow(type, version);
+  throwIfInvalid(validateForWriting(entry, value), `${type} v${version}`);
+  const schema = entry.avroType;
   return toJson(schema, withDefaults(schema, value)) as Record<string, unknown>;
 }
 
@@ -46,12 +53,12 @@ export function eventDataFromJson(
 ): AnyEventData['value'] {
   const schema = eventSchemaOrThrow(type, version).avroType;
   const value = fromJson(schema, json);
-  assertValid(schema, value, `${type} v${version} (from JSON)`);
+  // Avro validity only: the value rules are checked when writing, so history stays readable.
+  throwIfInvalid(validateAgainst(schema, value), `${type} v${version} (from JSON)`);
   return value as AnyEventData['value'];
 }
 
-function assertValid(schema: Type, value: unknown, what: string): void {
-  const errors = validateAgainst(schema, value);
+function throwIfInvalid(errors: readonly ValidationError[], what: string): void {
   if (errors.length > 0) {
     throw new ContractError(
       'INVALID_VALUE',

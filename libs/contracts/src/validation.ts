@@ -1,7 +1,8 @@
 import { Type, types } from 'avsc';
 import type { ValidationError } from './errors';
 import type { AnyEventData, EventDataByType, EventType } from './generated/types';
-import { SCHEMA_REGISTRY } from './registry';
+import { SCHEMA_REGISTRY, type RegisteredSchema } from './registry';
+import { valueRuleErrors } from './value-rules';
 
 /** The data type of an event type and version, e.g. EventDataOf<'WebEventTracked', 1>. */
 export type EventDataOf<T extends EventType, V extends EventVersion<T>> = EventDataByType[T][V];
@@ -15,7 +16,9 @@ export type ValidationResult<T> =
 /**
  * Checks a value against its event schema, at the edge. On success `value` is the input with
  * omitted defaulted fields filled in (e.g. a missing sentAt becomes null), typed by the schema.
- * Unknown fields, wrong types, missing fields and non-object json fields are reported per field.
+ * Unknown fields, wrong types, missing fields and non-object json fields are reported per field,
+ * and so is a break of the schema's own value rules (`decimal`, `non-negative`, `currency`,
+ * allowed values: see value-rules.ts), e.g. `{ path: 'products[2].price', rule: 'non-negative' }`.
  */
 export function validateEventData<T extends EventType, V extends EventVersion<T>>(
   type: T,
@@ -37,9 +40,22 @@ export function validateEventData(
     const message = `no schema for event type ${describeName(type)} version ${String(version)}`;
     return { ok: false, errors: [{ path: '(event)', rule: 'unknown-event-type', message }] };
   }
-  const errors = validateAgainst(entry.avroType, value);
+  const errors = validateForWriting(entry, value);
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, value: withDefaults(entry.avroType, value) as AnyEventData['value'] };
+}
+
+/**
+ * What must hold before a value is written: its Avro type, then the schema's value rules (for
+ * fields Avro found no fault with).
+ */
+export function validateForWriting(entry: RegisteredSchema, value: unknown): ValidationError[] {
+  const errors = validateAgainst(entry.avroType, value);
+  const reported = new Set(errors.map((e) => e.path));
+  for (const error of valueRuleErrors(entry.source.schema, value)) {
+    if (!reported.has(error.path)) errors.push(error);
+  }
+  return errors;
 }
 
 /** Every way `value` breaks `type`, one entry per failing field, undeclared fields last. */

@@ -2,6 +2,328 @@
 // Change a schema, then run `node tools/contracts/generate.mjs`.
 import type { JsonObject } from '../json';
 
+/** A phone call was answered: the customer and an agent (or the customer and the callee) are connected. */
+export interface CallAnsweredV1 {
+  /** Which system reported the call. */
+  readonly provider: 'twilio' | 'contact-centre';
+  /** The provider's id of the call. */
+  readonly callId: string;
+  /** Inbound: the customer called. */
+  readonly direction: 'inbound' | 'outbound';
+  /** Calling number, E.164; null when withheld or not a number. Personal data. */
+  readonly from: null | string;
+  /** Called number, E.164; null when not a number. Personal data. */
+  readonly to: null | string;
+  /** The customer's number, E.164 (from when inbound, to when outbound). Personal data. */
+  readonly customerPhone: null | string;
+  /** The reporting system's id of the customer. */
+  readonly customerExternalId: null | string;
+  /** Agent who handled the call. */
+  readonly agentId: null | string;
+  /** Agent's name. Personal data. */
+  readonly agentName: null | string;
+  /** Queue the call went through. */
+  readonly queue: null | string;
+  /** IVR menu choices, in order. */
+  readonly ivrPath: readonly string[];
+  /** What the call was about. */
+  readonly topic: null | string;
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+}
+
+/** A phone call that was answered ended, with its talk time and disposition. */
+export interface CallEndedV1 {
+  /** Which system reported the call. */
+  readonly provider: 'twilio' | 'contact-centre';
+  /** The provider's id of the call. */
+  readonly callId: string;
+  /** Inbound: the customer called. */
+  readonly direction: 'inbound' | 'outbound';
+  /** Calling number, E.164; null when withheld or not a number. Personal data. */
+  readonly from: null | string;
+  /** Called number, E.164; null when not a number. Personal data. */
+  readonly to: null | string;
+  /** The customer's number, E.164 (from when inbound, to when outbound). Personal data. */
+  readonly customerPhone: null | string;
+  /** The reporting system's id of the customer. */
+  readonly customerExternalId: null | string;
+  /** Agent who handled the call. */
+  readonly agentId: null | string;
+  /** Agent's name. Personal data. */
+  readonly agentName: null | string;
+  /** Queue the call went through. */
+  readonly queue: null | string;
+  /** IVR menu choices, in order. */
+  readonly ivrPath: readonly string[];
+  /** What the call was about. */
+  readonly topic: null | string;
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** Talk time in seconds. */
+  readonly durationSeconds: number;
+  /** How the call ended, in the reporting system’s terms. */
+  readonly disposition: null | string;
+}
+
+/** A phone call ended without anyone talking: no answer, busy, failed, canceled or abandoned in a queue. */
+export interface CallMissedV1 {
+  /** Which system reported the call. */
+  readonly provider: 'twilio' | 'contact-centre';
+  /** The provider's id of the call. */
+  readonly callId: string;
+  /** Inbound: the customer called. */
+  readonly direction: 'inbound' | 'outbound';
+  /** Calling number, E.164; null when withheld or not a number. Personal data. */
+  readonly from: null | string;
+  /** Called number, E.164; null when not a number. Personal data. */
+  readonly to: null | string;
+  /** The customer's number, E.164 (from when inbound, to when outbound). Personal data. */
+  readonly customerPhone: null | string;
+  /** The reporting system's id of the customer. */
+  readonly customerExternalId: null | string;
+  /** Agent who handled the call. */
+  readonly agentId: null | string;
+  /** Agent's name. Personal data. */
+  readonly agentName: null | string;
+  /** Queue the call went through. */
+  readonly queue: null | string;
+  /** IVR menu choices, in order. */
+  readonly ivrPath: readonly string[];
+  /** What the call was about. */
+  readonly topic: null | string;
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** Why no one talked. */
+  readonly reason: 'no-answer' | 'busy' | 'failed' | 'canceled' | 'abandoned';
+}
+
+/** A phone call began (initiated or ringing), inbound or outbound. */
+export interface CallStartedV1 {
+  /** Which system reported the call. */
+  readonly provider: 'twilio' | 'contact-centre';
+  /** The provider's id of the call. */
+  readonly callId: string;
+  /** Inbound: the customer called. */
+  readonly direction: 'inbound' | 'outbound';
+  /** Calling number, E.164; null when withheld or not a number. Personal data. */
+  readonly from: null | string;
+  /** Called number, E.164; null when not a number. Personal data. */
+  readonly to: null | string;
+  /** The customer's number, E.164 (from when inbound, to when outbound). Personal data. */
+  readonly customerPhone: null | string;
+  /** The reporting system's id of the customer. */
+  readonly customerExternalId: null | string;
+  /** Agent who handled the call. */
+  readonly agentId: null | string;
+  /** Agent's name. Personal data. */
+  readonly agentName: null | string;
+  /** Queue the call went through. */
+  readonly queue: null | string;
+  /** IVR menu choices, in order. */
+  readonly ivrPath: readonly string[];
+  /** What the call was about. */
+  readonly topic: null | string;
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** Provider status, e.g. initiated, ringing. */
+  readonly providerStatus: null | string;
+}
+
+/** The message could not be delivered: hard (the address does not exist) or soft (temporary, or the provider gave up). */
+export interface EmailBouncedV1 {
+  /** Which provider reported the event; touchline for tracked links and pixels. */
+  readonly provider: 'sendgrid' | 'mailgun' | 'ses' | 'postmark' | 'touchline';
+  /** Recipient address, trimmed and lowercased. Personal data. */
+  readonly recipient: string;
+  /** The provider's (or sender's) id of the message. */
+  readonly messageId: null | string;
+  /** The provider's id of this event. */
+  readonly providerEventId: null | string;
+  /** Campaign the message belongs to (custom variable campaign_id). */
+  readonly campaignId: null | string;
+  /** Provider tags or categories. */
+  readonly tags: readonly string[];
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** Hard: the address does not exist; soft: temporary. */
+  readonly bounceType: 'hard' | 'soft';
+  /** The provider's own classification. */
+  readonly providerBounceType: null | string;
+  /** Diagnostic text. Personal data. */
+  readonly reason: null | string;
+}
+
+/** Delivery was delayed: the receiving server refused for now and the provider will retry. */
+export interface EmailDeferredV1 {
+  /** Which provider reported the event; touchline for tracked links and pixels. */
+  readonly provider: 'sendgrid' | 'mailgun' | 'ses' | 'postmark' | 'touchline';
+  /** Recipient address, trimmed and lowercased. Personal data. */
+  readonly recipient: string;
+  /** The provider's (or sender's) id of the message. */
+  readonly messageId: null | string;
+  /** The provider's id of this event. */
+  readonly providerEventId: null | string;
+  /** Campaign the message belongs to (custom variable campaign_id). */
+  readonly campaignId: null | string;
+  /** Provider tags or categories. */
+  readonly tags: readonly string[];
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** Diagnostic text. Personal data. */
+  readonly reason: null | string;
+  /** Delivery attempt number. */
+  readonly attempt: null | number;
+}
+
+/** The receiving mail server accepted the message for the recipient. */
+export interface EmailDeliveredV1 {
+  /** Which provider reported the event; touchline for tracked links and pixels. */
+  readonly provider: 'sendgrid' | 'mailgun' | 'ses' | 'postmark' | 'touchline';
+  /** Recipient address, trimmed and lowercased. Personal data. */
+  readonly recipient: string;
+  /** The provider's (or sender's) id of the message. */
+  readonly messageId: null | string;
+  /** The provider's id of this event. */
+  readonly providerEventId: null | string;
+  /** Campaign the message belongs to (custom variable campaign_id). */
+  readonly campaignId: null | string;
+  /** Provider tags or categories. */
+  readonly tags: readonly string[];
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** The receiving server's answer. Personal data. */
+  readonly smtpResponse: null | string;
+}
+
+/** The provider did not send the message at all (suppressed address, rejected content). */
+export interface EmailDroppedV1 {
+  /** Which provider reported the event; touchline for tracked links and pixels. */
+  readonly provider: 'sendgrid' | 'mailgun' | 'ses' | 'postmark' | 'touchline';
+  /** Recipient address, trimmed and lowercased. Personal data. */
+  readonly recipient: string;
+  /** The provider's (or sender's) id of the message. */
+  readonly messageId: null | string;
+  /** The provider's id of this event. */
+  readonly providerEventId: null | string;
+  /** Campaign the message belongs to (custom variable campaign_id). */
+  readonly campaignId: null | string;
+  /** Provider tags or categories. */
+  readonly tags: readonly string[];
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** Why the provider did not send. Personal data. */
+  readonly reason: null | string;
+}
+
+/** The recipient clicked a link in the message: a provider click event or our signed tracked link. */
+export interface EmailLinkClickedV1 {
+  /** Which provider reported the event; touchline for tracked links and pixels. */
+  readonly provider: 'sendgrid' | 'mailgun' | 'ses' | 'postmark' | 'touchline';
+  /** Recipient address, trimmed and lowercased. Personal data. */
+  readonly recipient: string;
+  /** The provider's (or sender's) id of the message. */
+  readonly messageId: null | string;
+  /** The provider's id of this event. */
+  readonly providerEventId: null | string;
+  /** Campaign the message belongs to (custom variable campaign_id). */
+  readonly campaignId: null | string;
+  /** Provider tags or categories. */
+  readonly tags: readonly string[];
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** The clicked target URL (may carry personal tokens). Personal data. */
+  readonly url: string;
+  /** User agent of the client that opened or clicked. Personal data. */
+  readonly userAgent: null | string;
+  /** IP address of the client that opened or clicked. Personal data. */
+  readonly ipAddress: null | string;
+}
+
+/** The recipient reported the message as spam (feedback loop complaint). */
+export interface EmailMarkedAsSpamV1 {
+  /** Which provider reported the event; touchline for tracked links and pixels. */
+  readonly provider: 'sendgrid' | 'mailgun' | 'ses' | 'postmark' | 'touchline';
+  /** Recipient address, trimmed and lowercased. Personal data. */
+  readonly recipient: string;
+  /** The provider's (or sender's) id of the message. */
+  readonly messageId: null | string;
+  /** The provider's id of this event. */
+  readonly providerEventId: null | string;
+  /** Campaign the message belongs to (custom variable campaign_id). */
+  readonly campaignId: null | string;
+  /** Provider tags or categories. */
+  readonly tags: readonly string[];
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** Feedback-loop type, e.g. abuse. */
+  readonly feedbackType: null | string;
+}
+
+/** The recipient (or their mail client) opened the message: a provider open event or our open pixel. */
+export interface EmailOpenedV1 {
+  /** Which provider reported the event; touchline for tracked links and pixels. */
+  readonly provider: 'sendgrid' | 'mailgun' | 'ses' | 'postmark' | 'touchline';
+  /** Recipient address, trimmed and lowercased. Personal data. */
+  readonly recipient: string;
+  /** The provider's (or sender's) id of the message. */
+  readonly messageId: null | string;
+  /** The provider's id of this event. */
+  readonly providerEventId: null | string;
+  /** Campaign the message belongs to (custom variable campaign_id). */
+  readonly campaignId: null | string;
+  /** Provider tags or categories. */
+  readonly tags: readonly string[];
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** User agent of the client that opened or clicked. Personal data. */
+  readonly userAgent: null | string;
+  /** IP address of the client that opened or clicked. Personal data. */
+  readonly ipAddress: null | string;
+  /** True when the provider flags the open as automatic. */
+  readonly machineOpen: null | boolean;
+}
+
+/** An email provider accepted a message for a recipient (SendGrid processed, Mailgun accepted, SES Send). */
+export interface EmailSentV1 {
+  /** Which provider reported the event; touchline for tracked links and pixels. */
+  readonly provider: 'sendgrid' | 'mailgun' | 'ses' | 'postmark' | 'touchline';
+  /** Recipient address, trimmed and lowercased. Personal data. */
+  readonly recipient: string;
+  /** The provider's (or sender's) id of the message. */
+  readonly messageId: null | string;
+  /** The provider's id of this event. */
+  readonly providerEventId: null | string;
+  /** Campaign the message belongs to (custom variable campaign_id). */
+  readonly campaignId: null | string;
+  /** Provider tags or categories. */
+  readonly tags: readonly string[];
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+}
+
+/** The recipient unsubscribed, from everything or from one list, group or stream. */
+export interface EmailUnsubscribedV1 {
+  /** Which provider reported the event; touchline for tracked links and pixels. */
+  readonly provider: 'sendgrid' | 'mailgun' | 'ses' | 'postmark' | 'touchline';
+  /** Recipient address, trimmed and lowercased. Personal data. */
+  readonly recipient: string;
+  /** The provider's (or sender's) id of the message. */
+  readonly messageId: null | string;
+  /** The provider's id of this event. */
+  readonly providerEventId: null | string;
+  /** Campaign the message belongs to (custom variable campaign_id). */
+  readonly campaignId: null | string;
+  /** Provider tags or categories. */
+  readonly tags: readonly string[];
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** From everything, or from one list/group. */
+  readonly scope: 'all' | 'list';
+  /** The list, group or stream unsubscribed from. */
+  readonly listId: null | string;
+}
+
 /** What the collector publishes to Kafka for every accepted touchpoint: routing and timing facts, plus the event payload in Avro single-object encoding of its own schema. */
 export interface EnvelopeV1 {
   /** Globally unique event id, stable across retries (derived from the source and the message id); the event store deduplicates on it. */
@@ -26,6 +348,410 @@ export interface EnvelopeV1 {
   readonly data: Buffer;
 }
 
+/** A meeting with the customer took place (in person, by video, by phone, ...). */
+export interface MeetingHeldV1 {
+  /** The reporting system's id of this contact. */
+  readonly contactId: string;
+  /** Customer address, normalized. Personal data. */
+  readonly customerEmail: null | string;
+  /** Customer number, E.164. Personal data. */
+  readonly customerPhone: null | string;
+  /** The reporting system's id of the customer. */
+  readonly customerExternalId: null | string;
+  /** Employee who handled the contact. */
+  readonly staffId: null | string;
+  /** What the contact was about. */
+  readonly topic: null | string;
+  /** When it happened. */
+  readonly occurredAt: Date;
+  /** How the meeting was held. */
+  readonly medium: 'in-person' | 'video' | 'phone' | 'other';
+  /** Length of the meeting. */
+  readonly durationMinutes: null | number;
+  /** What came of it. */
+  readonly outcome: null | string;
+}
+
+/** A Segment track "Order Completed": a customer completed an order. Amounts are decimal strings in `currency`; lifetime value is built from these. */
+export interface OrderCompletedV1 {
+  /** Segment message id: unique per call, generated by the client library (or by the collector when missing). */
+  readonly messageId: string;
+  /** Your identifier of a known user; null for an anonymous visitor. At least one of userId and anonymousId is set. */
+  readonly userId: null | string;
+  /** Pseudonymous id of a visitor before (or besides) identification, e.g. a cookie id. */
+  readonly anonymousId: null | string;
+  /** The order's id (Segment order_id). */
+  readonly orderId: string;
+  /** Id of the checkout session that became the order (Segment checkout_id). */
+  readonly checkoutId: null | string;
+  /** Store or affiliation the order came through. */
+  readonly affiliation: null | string;
+  /** Order total after discounts, with shipping and tax (Segment total); null when not given. Rules: decimal, non-negative. */
+  readonly total: null | string;
+  /** Revenue of the order: after discounts, without shipping and tax (Segment revenue); null when not given. Rules: decimal, non-negative. */
+  readonly revenue: null | string;
+  /** Order total after discounts, before shipping and tax (Segment subtotal); null when not given. Rules: decimal, non-negative. */
+  readonly subtotal: null | string;
+  /** Tax of the order; null when not given. Rules: decimal, non-negative. */
+  readonly tax: null | string;
+  /** Shipping cost of the order; null when not given. Rules: decimal, non-negative. */
+  readonly shipping: null | string;
+  /** Discount applied to the order, as a positive amount; null when not given. Rules: decimal, non-negative. */
+  readonly discount: null | string;
+  /** Coupon code applied to the order. */
+  readonly coupon: null | string;
+  /** ISO 4217 code of the order's currency, three uppercase letters, e.g. EUR. Rules: currency. */
+  readonly currency: string;
+  /** The products of the order; empty when the call lists none. */
+  readonly products: readonly {
+    /** Database id of the product (Segment product_id). */
+    readonly productId: string;
+    /** Stock keeping unit. */
+    readonly sku: null | string;
+    /** Product name. */
+    readonly name: null | string;
+    /** Product category. */
+    readonly category: null | string;
+    /** Brand. */
+    readonly brand: null | string;
+    /** Variant, e.g. a size or colour. */
+    readonly variant: null | string;
+    /** Unit price, a decimal string in the order's currency, e.g. "19.99". */
+    readonly price: string;
+    /** Number of units; 1 when the call does not say. */
+    readonly quantity: number;
+    /** Coupon code applied to the product. */
+    readonly coupon: null | string;
+    /** Position of the product in a list or grid. */
+    readonly position: null | number;
+    /** URL of the product page. */
+    readonly url: null | string;
+    /** URL of the product image (Segment image_url). */
+    readonly imageUrl: null | string;
+  }[];
+  /** The track call's properties exactly as sent (a JSON object), including those without a typed field here. */
+  readonly properties: JsonObject;
+  /** Segment context object (library, page, device, locale, campaign, ...). Its ip, userAgent and traits keys are personal data. Personal data in keys: ip, userAgent, traits. */
+  readonly context: JsonObject;
+  /** Segment integrations object: which destinations the call is meant for. */
+  readonly integrations: JsonObject;
+  /** When the event happened by the client clock, corrected for clock skew using sentAt and the time of receipt. */
+  readonly timestamp: Date;
+  /** When the client library sent the call, by the client clock; null when not given. */
+  readonly sentAt: null | Date;
+  /** The client timestamp as sent, before clock-skew correction; null when not given. */
+  readonly originalTimestamp: null | Date;
+}
+
+/** A Segment track "Order Refunded": an order was refunded, fully or (with products or an amount) partly. */
+export interface OrderRefundedV1 {
+  /** Segment message id: unique per call, generated by the client library (or by the collector when missing). */
+  readonly messageId: string;
+  /** Your identifier of a known user; null for an anonymous visitor. At least one of userId and anonymousId is set. */
+  readonly userId: null | string;
+  /** Pseudonymous id of a visitor before (or besides) identification, e.g. a cookie id. */
+  readonly anonymousId: null | string;
+  /** The refunded order's id (Segment order_id). */
+  readonly orderId: string;
+  /** Amount refunded (Segment total); null when not given, e.g. for a full refund. Rules: decimal, non-negative. */
+  readonly total: null | string;
+  /** Revenue refunded, without shipping and tax; null when not given. Rules: decimal, non-negative. */
+  readonly revenue: null | string;
+  /** Refunded amount before shipping and tax; null when not given. Rules: decimal, non-negative. */
+  readonly subtotal: null | string;
+  /** Tax refunded; null when not given. Rules: decimal, non-negative. */
+  readonly tax: null | string;
+  /** Shipping refunded; null when not given. Rules: decimal, non-negative. */
+  readonly shipping: null | string;
+  /** Discount of the refunded part, as a positive amount; null when not given. Rules: decimal, non-negative. */
+  readonly discount: null | string;
+  /** ISO 4217 code of the refund's currency, three uppercase letters. Rules: currency. */
+  readonly currency: string;
+  /** The refunded products for a partial refund; empty when the call lists none. */
+  readonly products: readonly {
+    /** Database id of the product (Segment product_id). */
+    readonly productId: string;
+    /** Stock keeping unit. */
+    readonly sku: null | string;
+    /** Product name. */
+    readonly name: null | string;
+    /** Product category. */
+    readonly category: null | string;
+    /** Brand. */
+    readonly brand: null | string;
+    /** Variant, e.g. a size or colour. */
+    readonly variant: null | string;
+    /** Unit price, a decimal string in the order's currency, e.g. "19.99". */
+    readonly price: string;
+    /** Number of units; 1 when the call does not say. */
+    readonly quantity: number;
+    /** Coupon code applied to the product. */
+    readonly coupon: null | string;
+    /** Position of the product in a list or grid. */
+    readonly position: null | number;
+    /** URL of the product page. */
+    readonly url: null | string;
+    /** URL of the product image (Segment image_url). */
+    readonly imageUrl: null | string;
+  }[];
+  /** The track call's properties exactly as sent (a JSON object), including those without a typed field here. */
+  readonly properties: JsonObject;
+  /** Segment context object (library, page, device, locale, campaign, ...). Its ip, userAgent and traits keys are personal data. Personal data in keys: ip, userAgent, traits. */
+  readonly context: JsonObject;
+  /** Segment integrations object: which destinations the call is meant for. */
+  readonly integrations: JsonObject;
+  /** When the event happened by the client clock, corrected for clock skew using sentAt and the time of receipt. */
+  readonly timestamp: Date;
+  /** When the client library sent the call, by the client clock; null when not given. */
+  readonly sentAt: null | Date;
+  /** The client timestamp as sent, before clock-skew correction; null when not given. */
+  readonly originalTimestamp: null | Date;
+}
+
+/** A Segment track "Product Added": a visitor added a product to a cart. */
+export interface ProductAddedV1 {
+  /** Segment message id: unique per call, generated by the client library (or by the collector when missing). */
+  readonly messageId: string;
+  /** Your identifier of a known user; null for an anonymous visitor. At least one of userId and anonymousId is set. */
+  readonly userId: null | string;
+  /** Pseudonymous id of a visitor before (or besides) identification, e.g. a cookie id. */
+  readonly anonymousId: null | string;
+  /** Database id of the product (Segment product_id). */
+  readonly productId: string;
+  /** Stock keeping unit. */
+  readonly sku: null | string;
+  /** Product name. */
+  readonly name: null | string;
+  /** Product category. */
+  readonly category: null | string;
+  /** Brand. */
+  readonly brand: null | string;
+  /** Variant, e.g. a size or colour. */
+  readonly variant: null | string;
+  /** Unit price, a decimal string in `currency`, e.g. "19.99"; null when not given. Rules: decimal, non-negative. */
+  readonly price: null | string;
+  /** Number of units; null when not given. Rules: non-negative. */
+  readonly quantity: null | number;
+  /** ISO 4217 code of the price's currency; null when there is no price. Rules: currency. */
+  readonly currency: null | string;
+  /** Coupon code applied to the product. */
+  readonly coupon: null | string;
+  /** Position of the product in a list or grid. Rules: non-negative. */
+  readonly position: null | number;
+  /** URL of the product page. */
+  readonly url: null | string;
+  /** URL of the product image (Segment image_url). */
+  readonly imageUrl: null | string;
+  /** Id of the cart (Segment cart_id). */
+  readonly cartId: null | string;
+  /** The track call's properties exactly as sent (a JSON object), including those without a typed field here. */
+  readonly properties: JsonObject;
+  /** Segment context object (library, page, device, locale, campaign, ...). Its ip, userAgent and traits keys are personal data. Personal data in keys: ip, userAgent, traits. */
+  readonly context: JsonObject;
+  /** Segment integrations object: which destinations the call is meant for. */
+  readonly integrations: JsonObject;
+  /** When the event happened by the client clock, corrected for clock skew using sentAt and the time of receipt. */
+  readonly timestamp: Date;
+  /** When the client library sent the call, by the client clock; null when not given. */
+  readonly sentAt: null | Date;
+  /** The client timestamp as sent, before clock-skew correction; null when not given. */
+  readonly originalTimestamp: null | Date;
+}
+
+/** A Segment track "Product Viewed": a visitor viewed a product's details. */
+export interface ProductViewedV1 {
+  /** Segment message id: unique per call, generated by the client library (or by the collector when missing). */
+  readonly messageId: string;
+  /** Your identifier of a known user; null for an anonymous visitor. At least one of userId and anonymousId is set. */
+  readonly userId: null | string;
+  /** Pseudonymous id of a visitor before (or besides) identification, e.g. a cookie id. */
+  readonly anonymousId: null | string;
+  /** Database id of the product (Segment product_id). */
+  readonly productId: string;
+  /** Stock keeping unit. */
+  readonly sku: null | string;
+  /** Product name. */
+  readonly name: null | string;
+  /** Product category. */
+  readonly category: null | string;
+  /** Brand. */
+  readonly brand: null | string;
+  /** Variant, e.g. a size or colour. */
+  readonly variant: null | string;
+  /** Unit price, a decimal string in `currency`, e.g. "19.99"; null when not given. Rules: decimal, non-negative. */
+  readonly price: null | string;
+  /** Number of units; null when not given. Rules: non-negative. */
+  readonly quantity: null | number;
+  /** ISO 4217 code of the price's currency; null when there is no price. Rules: currency. */
+  readonly currency: null | string;
+  /** Coupon code applied to the product. */
+  readonly coupon: null | string;
+  /** Position of the product in a list or grid. Rules: non-negative. */
+  readonly position: null | number;
+  /** URL of the product page. */
+  readonly url: null | string;
+  /** URL of the product image (Segment image_url). */
+  readonly imageUrl: null | string;
+  /** The track call's properties exactly as sent (a JSON object), including those without a typed field here. */
+  readonly properties: JsonObject;
+  /** Segment context object (library, page, device, locale, campaign, ...). Its ip, userAgent and traits keys are personal data. Personal data in keys: ip, userAgent, traits. */
+  readonly context: JsonObject;
+  /** Segment integrations object: which destinations the call is meant for. */
+  readonly integrations: JsonObject;
+  /** When the event happened by the client clock, corrected for clock skew using sentAt and the time of receipt. */
+  readonly timestamp: Date;
+  /** When the client library sent the call, by the client clock; null when not given. */
+  readonly sentAt: null | Date;
+  /** The client timestamp as sent, before clock-skew correction; null when not given. */
+  readonly originalTimestamp: null | Date;
+}
+
+/** An SMS reached the customer's handset (carrier delivery receipt). */
+export interface SmsDeliveredV1 {
+  /** Which provider reported the message. */
+  readonly provider: 'twilio';
+  /** The provider's id of the message (Twilio MessageSid). */
+  readonly messageId: string;
+  /** Sender, E.164. Personal data. */
+  readonly from: null | string;
+  /** Recipient, E.164. Personal data. */
+  readonly to: null | string;
+  /** The customer's number, E.164. Personal data. */
+  readonly customerPhone: null | string;
+  /** When it happened (receive time: Twilio sends none). */
+  readonly occurredAt: Date;
+}
+
+/** An SMS to the customer could not be sent or delivered. */
+export interface SmsFailedV1 {
+  /** Which provider reported the message. */
+  readonly provider: 'twilio';
+  /** The provider's id of the message (Twilio MessageSid). */
+  readonly messageId: string;
+  /** Sender, E.164. Personal data. */
+  readonly from: null | string;
+  /** Recipient, E.164. Personal data. */
+  readonly to: null | string;
+  /** The customer's number, E.164. Personal data. */
+  readonly customerPhone: null | string;
+  /** When it happened (receive time: Twilio sends none). */
+  readonly occurredAt: Date;
+  /** Twilio status. */
+  readonly status: 'failed' | 'undelivered';
+  /** Twilio error code. */
+  readonly errorCode: null | string;
+}
+
+/** The customer sent an SMS to one of our numbers. */
+export interface SmsReceivedV1 {
+  /** Which provider reported the message. */
+  readonly provider: 'twilio';
+  /** The provider's id of the message (Twilio MessageSid). */
+  readonly messageId: string;
+  /** Sender, E.164. Personal data. */
+  readonly from: null | string;
+  /** Recipient, E.164. Personal data. */
+  readonly to: null | string;
+  /** The customer's number, E.164. Personal data. */
+  readonly customerPhone: null | string;
+  /** When it happened (receive time: Twilio sends none). */
+  readonly occurredAt: Date;
+  /** Message text. Personal data. */
+  readonly body: string;
+  /** Number of attached media. */
+  readonly mediaCount: number;
+}
+
+/** An SMS to the customer left the provider. */
+export interface SmsSentV1 {
+  /** Which provider reported the message. */
+  readonly provider: 'twilio';
+  /** The provider's id of the message (Twilio MessageSid). */
+  readonly messageId: string;
+  /** Sender, E.164. Personal data. */
+  readonly from: null | string;
+  /** Recipient, E.164. Personal data. */
+  readonly to: null | string;
+  /** The customer's number, E.164. Personal data. */
+  readonly customerPhone: null | string;
+  /** When it happened (receive time: Twilio sends none). */
+  readonly occurredAt: Date;
+}
+
+/** The customer visited a store, as reported by a store system or CRM. */
+export interface StoreVisitedV1 {
+  /** The reporting system's id of this contact. */
+  readonly contactId: string;
+  /** Customer address, normalized. Personal data. */
+  readonly customerEmail: null | string;
+  /** Customer number, E.164. Personal data. */
+  readonly customerPhone: null | string;
+  /** The reporting system's id of the customer. */
+  readonly customerExternalId: null | string;
+  /** Employee who handled the contact. */
+  readonly staffId: null | string;
+  /** What the contact was about. */
+  readonly topic: null | string;
+  /** When it happened. */
+  readonly occurredAt: Date;
+  /** The store visited. */
+  readonly storeId: string;
+  /** Its name. */
+  readonly storeName: null | string;
+  /** Length of the visit. */
+  readonly durationMinutes: null | number;
+  /** What came of it. */
+  readonly outcome: null | string;
+}
+
+/** The customer raised a support ticket. */
+export interface SupportTicketOpenedV1 {
+  /** The reporting system's id of this contact. */
+  readonly contactId: string;
+  /** Customer address, normalized. Personal data. */
+  readonly customerEmail: null | string;
+  /** Customer number, E.164. Personal data. */
+  readonly customerPhone: null | string;
+  /** The reporting system's id of the customer. */
+  readonly customerExternalId: null | string;
+  /** Employee who handled the contact. */
+  readonly staffId: null | string;
+  /** What the contact was about. */
+  readonly topic: null | string;
+  /** When it happened. */
+  readonly occurredAt: Date;
+  /** The support system's ticket id. */
+  readonly ticketId: string;
+  /** Ticket subject (free text). Personal data. */
+  readonly subject: null | string;
+  /** Priority in the support system’s terms. */
+  readonly priority: null | string;
+  /** Where the customer raised it. */
+  readonly via: null | string;
+}
+
+/** A support ticket of the customer was resolved, with its outcome. */
+export interface SupportTicketResolvedV1 {
+  /** The reporting system's id of this contact. */
+  readonly contactId: string;
+  /** Customer address, normalized. Personal data. */
+  readonly customerEmail: null | string;
+  /** Customer number, E.164. Personal data. */
+  readonly customerPhone: null | string;
+  /** The reporting system's id of the customer. */
+  readonly customerExternalId: null | string;
+  /** Employee who handled the contact. */
+  readonly staffId: null | string;
+  /** What the contact was about. */
+  readonly topic: null | string;
+  /** When it happened. */
+  readonly occurredAt: Date;
+  /** The support system's ticket id. */
+  readonly ticketId: string;
+  /** How it was resolved. */
+  readonly outcome: string;
+}
+
 /** A Segment identify call: ties a user id and/or anonymous id to traits of the person (name, email, phone, ...). */
 export interface UserIdentifiedV1 {
   /** Segment message id: unique per call, generated by the client library (or by the collector when missing). */
@@ -46,6 +772,40 @@ export interface UserIdentifiedV1 {
   readonly sentAt: null | Date;
   /** The client timestamp as sent, before clock-skew correction; null when not given. */
   readonly originalTimestamp: null | Date;
+}
+
+/** The caller left a voicemail message. */
+export interface VoicemailLeftV1 {
+  /** Which system reported the call. */
+  readonly provider: 'twilio' | 'contact-centre';
+  /** The provider's id of the call. */
+  readonly callId: string;
+  /** Inbound: the customer called. */
+  readonly direction: 'inbound' | 'outbound';
+  /** Calling number, E.164; null when withheld or not a number. Personal data. */
+  readonly from: null | string;
+  /** Called number, E.164; null when not a number. Personal data. */
+  readonly to: null | string;
+  /** The customer's number, E.164 (from when inbound, to when outbound). Personal data. */
+  readonly customerPhone: null | string;
+  /** The reporting system's id of the customer. */
+  readonly customerExternalId: null | string;
+  /** Agent who handled the call. */
+  readonly agentId: null | string;
+  /** Agent's name. Personal data. */
+  readonly agentName: null | string;
+  /** Queue the call went through. */
+  readonly queue: null | string;
+  /** IVR menu choices, in order. */
+  readonly ivrPath: readonly string[];
+  /** What the call was about. */
+  readonly topic: null | string;
+  /** When it happened, by the provider's clock. */
+  readonly occurredAt: Date;
+  /** Length of the message in seconds. */
+  readonly durationSeconds: null | number;
+  /** Where the recording is. Personal data. */
+  readonly recordingUrl: null | string;
 }
 
 /** A Segment track call: a user or visitor did something, named by event, with free-form properties. */
@@ -99,24 +859,139 @@ export interface WebPageViewedV1 {
 }
 
 /** Event type names that have a schema. */
-export type EventType = 'UserIdentified' | 'WebEventTracked' | 'WebPageViewed';
+export type EventType =
+  | 'CallAnswered'
+  | 'CallEnded'
+  | 'CallMissed'
+  | 'CallStarted'
+  | 'EmailBounced'
+  | 'EmailDeferred'
+  | 'EmailDelivered'
+  | 'EmailDropped'
+  | 'EmailLinkClicked'
+  | 'EmailMarkedAsSpam'
+  | 'EmailOpened'
+  | 'EmailSent'
+  | 'EmailUnsubscribed'
+  | 'MeetingHeld'
+  | 'OrderCompleted'
+  | 'OrderRefunded'
+  | 'ProductAdded'
+  | 'ProductViewed'
+  | 'SmsDelivered'
+  | 'SmsFailed'
+  | 'SmsReceived'
+  | 'SmsSent'
+  | 'StoreVisited'
+  | 'SupportTicketOpened'
+  | 'SupportTicketResolved'
+  | 'UserIdentified'
+  | 'VoicemailLeft'
+  | 'WebEventTracked'
+  | 'WebPageViewed';
 
 /** Event data types by type name and schema version. */
 export interface EventDataByType {
+  readonly CallAnswered: { readonly 1: CallAnsweredV1 };
+  readonly CallEnded: { readonly 1: CallEndedV1 };
+  readonly CallMissed: { readonly 1: CallMissedV1 };
+  readonly CallStarted: { readonly 1: CallStartedV1 };
+  readonly EmailBounced: { readonly 1: EmailBouncedV1 };
+  readonly EmailDeferred: { readonly 1: EmailDeferredV1 };
+  readonly EmailDelivered: { readonly 1: EmailDeliveredV1 };
+  readonly EmailDropped: { readonly 1: EmailDroppedV1 };
+  readonly EmailLinkClicked: { readonly 1: EmailLinkClickedV1 };
+  readonly EmailMarkedAsSpam: { readonly 1: EmailMarkedAsSpamV1 };
+  readonly EmailOpened: { readonly 1: EmailOpenedV1 };
+  readonly EmailSent: { readonly 1: EmailSentV1 };
+  readonly EmailUnsubscribed: { readonly 1: EmailUnsubscribedV1 };
+  readonly MeetingHeld: { readonly 1: MeetingHeldV1 };
+  readonly OrderCompleted: { readonly 1: OrderCompletedV1 };
+  readonly OrderRefunded: { readonly 1: OrderRefundedV1 };
+  readonly ProductAdded: { readonly 1: ProductAddedV1 };
+  readonly ProductViewed: { readonly 1: ProductViewedV1 };
+  readonly SmsDelivered: { readonly 1: SmsDeliveredV1 };
+  readonly SmsFailed: { readonly 1: SmsFailedV1 };
+  readonly SmsReceived: { readonly 1: SmsReceivedV1 };
+  readonly SmsSent: { readonly 1: SmsSentV1 };
+  readonly StoreVisited: { readonly 1: StoreVisitedV1 };
+  readonly SupportTicketOpened: { readonly 1: SupportTicketOpenedV1 };
+  readonly SupportTicketResolved: { readonly 1: SupportTicketResolvedV1 };
   readonly UserIdentified: { readonly 1: UserIdentifiedV1 };
+  readonly VoicemailLeft: { readonly 1: VoicemailLeftV1 };
   readonly WebEventTracked: { readonly 1: WebEventTrackedV1 };
   readonly WebPageViewed: { readonly 1: WebPageViewedV1 };
 }
 
 /** Any event payload with its type and version: switch on `type`, then on `version`. */
 export type AnyEventData =
+  | { readonly type: 'CallAnswered'; readonly version: 1; readonly value: CallAnsweredV1 }
+  | { readonly type: 'CallEnded'; readonly version: 1; readonly value: CallEndedV1 }
+  | { readonly type: 'CallMissed'; readonly version: 1; readonly value: CallMissedV1 }
+  | { readonly type: 'CallStarted'; readonly version: 1; readonly value: CallStartedV1 }
+  | { readonly type: 'EmailBounced'; readonly version: 1; readonly value: EmailBouncedV1 }
+  | { readonly type: 'EmailDeferred'; readonly version: 1; readonly value: EmailDeferredV1 }
+  | { readonly type: 'EmailDelivered'; readonly version: 1; readonly value: EmailDeliveredV1 }
+  | { readonly type: 'EmailDropped'; readonly version: 1; readonly value: EmailDroppedV1 }
+  | { readonly type: 'EmailLinkClicked'; readonly version: 1; readonly value: EmailLinkClickedV1 }
+  | { readonly type: 'EmailMarkedAsSpam'; readonly version: 1; readonly value: EmailMarkedAsSpamV1 }
+  | { readonly type: 'EmailOpened'; readonly version: 1; readonly value: EmailOpenedV1 }
+  | { readonly type: 'EmailSent'; readonly version: 1; readonly value: EmailSentV1 }
+  | { readonly type: 'EmailUnsubscribed'; readonly version: 1; readonly value: EmailUnsubscribedV1 }
+  | { readonly type: 'MeetingHeld'; readonly version: 1; readonly value: MeetingHeldV1 }
+  | { readonly type: 'OrderCompleted'; readonly version: 1; readonly value: OrderCompletedV1 }
+  | { readonly type: 'OrderRefunded'; readonly version: 1; readonly value: OrderRefundedV1 }
+  | { readonly type: 'ProductAdded'; readonly version: 1; readonly value: ProductAddedV1 }
+  | { readonly type: 'ProductViewed'; readonly version: 1; readonly value: ProductViewedV1 }
+  | { readonly type: 'SmsDelivered'; readonly version: 1; readonly value: SmsDeliveredV1 }
+  | { readonly type: 'SmsFailed'; readonly version: 1; readonly value: SmsFailedV1 }
+  | { readonly type: 'SmsReceived'; readonly version: 1; readonly value: SmsReceivedV1 }
+  | { readonly type: 'SmsSent'; readonly version: 1; readonly value: SmsSentV1 }
+  | { readonly type: 'StoreVisited'; readonly version: 1; readonly value: StoreVisitedV1 }
+  | {
+      readonly type: 'SupportTicketOpened';
+      readonly version: 1;
+      readonly value: SupportTicketOpenedV1;
+    }
+  | {
+      readonly type: 'SupportTicketResolved';
+      readonly version: 1;
+      readonly value: SupportTicketResolvedV1;
+    }
   | { readonly type: 'UserIdentified'; readonly version: 1; readonly value: UserIdentifiedV1 }
+  | { readonly type: 'VoicemailLeft'; readonly version: 1; readonly value: VoicemailLeftV1 }
   | { readonly type: 'WebEventTracked'; readonly version: 1; readonly value: WebEventTrackedV1 }
   | { readonly type: 'WebPageViewed'; readonly version: 1; readonly value: WebPageViewedV1 };
 
 /** The newest schema version of each event type. */
 export const LATEST_EVENT_VERSIONS = {
+  CallAnswered: 1,
+  CallEnded: 1,
+  CallMissed: 1,
+  CallStarted: 1,
+  EmailBounced: 1,
+  EmailDeferred: 1,
+  EmailDelivered: 1,
+  EmailDropped: 1,
+  EmailLinkClicked: 1,
+  EmailMarkedAsSpam: 1,
+  EmailOpened: 1,
+  EmailSent: 1,
+  EmailUnsubscribed: 1,
+  MeetingHeld: 1,
+  OrderCompleted: 1,
+  OrderRefunded: 1,
+  ProductAdded: 1,
+  ProductViewed: 1,
+  SmsDelivered: 1,
+  SmsFailed: 1,
+  SmsReceived: 1,
+  SmsSent: 1,
+  StoreVisited: 1,
+  SupportTicketOpened: 1,
+  SupportTicketResolved: 1,
   UserIdentified: 1,
+  VoicemailLeft: 1,
   WebEventTracked: 1,
   WebPageViewed: 1,
 } as const;

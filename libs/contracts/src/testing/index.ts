@@ -1,5 +1,9 @@
 import type {
   EnvelopeV1,
+  OrderCompletedV1,
+  OrderRefundedV1,
+  ProductAddedV1,
+  ProductViewedV1,
   UserIdentifiedV1,
   WebEventTrackedV1,
   WebPageViewedV1,
@@ -82,6 +86,102 @@ export function anEnvelope(overrides: Partial<EnvelopeV1> = {}): EnvelopeV1 {
     sourceId: 'source-1',
     correlationId: 'req-1',
     data: Buffer.from([0xc3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8]),
+    ...overrides,
+  };
+}
+
+const segmentCommon = {
+  userId: 'user-42',
+  anonymousId: 'anon-7',
+  context: { ip: '203.0.113.7', userAgent: 'Mozilla/5.0' },
+  integrations: {},
+  timestamp: new Date('2024-05-01T10:00:00.000Z'),
+  sentAt: null,
+  originalTimestamp: null,
+} as const;
+
+export function anOrderCompleted(overrides: Partial<OrderCompletedV1> = {}): OrderCompletedV1 {
+  return {
+    ...segmentCommon,
+    messageId: 'msg-order-1',
+    orderId: 'order-1',
+    checkoutId: 'checkout-1',
+    affiliation: null,
+    total: '57.49',
+    revenue: '45.00',
+    subtotal: '50.00',
+    tax: '7.49',
+    shipping: '5.00',
+    discount: '5.00',
+    coupon: 'SPRING',
+    currency: 'EUR',
+    products: [
+      aProduct({ productId: 'p-1', price: '19.99', quantity: 2 }),
+      aProduct({ productId: 'p-2', sku: null, price: '10.02', quantity: 1 }),
+    ],
+    properties: { order_id: 'order-1', total: 57.49, currency: 'EUR' },
+    ...overrides,
+  };
+}
+
+export function anOrderRefunded(overrides: Partial<OrderRefundedV1> = {}): OrderRefundedV1 {
+  return {
+    ...segmentCommon,
+    messageId: 'msg-refund-1',
+    orderId: 'order-1',
+    total: '19.99',
+    revenue: null,
+    subtotal: null,
+    tax: null,
+    shipping: null,
+    discount: null,
+    currency: 'EUR',
+    products: [aProduct({ productId: 'p-1', price: '19.99', quantity: 1 })],
+    properties: { order_id: 'order-1', total: 19.99, currency: 'EUR' },
+    ...overrides,
+  };
+}
+
+export function aProduct(
+  overrides: Partial<OrderCompletedV1['products'][number]> = {},
+): OrderCompletedV1['products'][number] {
+  return {
+    productId: 'p-1',
+    sku: 'SKU-1',
+    name: 'Monopoly: 3rd Edition',
+    category: 'Games',
+    brand: null,
+    variant: null,
+    price: '19.99',
+    quantity: 1,
+    coupon: null,
+    position: null,
+    url: null,
+    imageUrl: null,
+    ...overrides,
+  };
+}
+
+export function aProductViewed(overrides: Partial<ProductViewedV1> = {}): ProductViewedV1 {
+  return {
+    ...segmentCommon,
+    ...aProduct(),
+    quantity: null,
+    messageId: 'msg-product-1',
+    currency: 'USD',
+    properties: { product_id: 'p-1', price: 19.99 },
+    ...overrides,
+  };
+}
+
+export function aProductAdded(overrides: Partial<ProductAddedV1> = {}): ProductAddedV1 {
+  return {
+    ...segmentCommon,
+    ...aProduct(),
+    messageId: 'msg-product-2',
+    currency: 'USD',
+    cartId: 'cart-1',
+    properties: { product_id: 'p-1', price: 19.99, quantity: 1, cart_id: 'cart-1' },
     ...overrides,
   };
 }
