@@ -226,8 +226,8 @@ describeWithChromium('browser tracker (tracker.js in headless Chromium)', () => 
           library: { name: 'touchline.js', version: '0.1.0' },
           page: expectedPage,
           campaign,
-          locale: expect.any(String),
-          userAgent: expect.stringContaining('Chrome'),
+          locale: expect.any(String) as unknown,
+          userAgent: expect.stringContaining('Chrome') as unknown,
         },
       },
     });
@@ -351,20 +351,22 @@ describeWithChromium('browser tracker (tracker.js in headless Chromium)', () => 
   it('keeps the anonymous id across page loads; the cookie and localStorage each restore the other', async () => {
     const first = await open(servePage({ flushIntervalMs: 100 }));
     const anonymousId = await anonymousIdOf(first);
+    await customerWith(`anon:${anonymousId}`, 1);
 
     const second = await open(servePage({ flushIntervalMs: 100 }));
     expect(await anonymousIdOf(second)).toBe(anonymousId);
+    await customerWith(`anon:${anonymousId}`, 2);
 
     await second.evaluate(() => localStorage.clear());
     const third = await open(servePage({ flushIntervalMs: 100 }));
     expect(await anonymousIdOf(third)).toBe(anonymousId);
     expect((await storage(third)).anonymousId).toBe(anonymousId);
+    await customerWith(`anon:${anonymousId}`, 3);
 
     await context.clearCookies();
     const fourth = await open(servePage({ flushIntervalMs: 100 }));
     expect(await anonymousIdOf(fourth)).toBe(anonymousId);
     expect(await idCookie()).toBe(anonymousId);
-
     await customerWith(`anon:${anonymousId}`, 4);
   });
 
@@ -374,7 +376,7 @@ describeWithChromium('browser tracker (tracker.js in headless Chromium)', () => 
     await offline.evaluate(() => touchline.track('Offline Event', { n: 1 }));
     // Sends fail and back off; the queue survives in localStorage.
     await offline.waitForFunction(
-      () => JSON.parse(localStorage.getItem('touchline.queue') ?? '[]').length === 2,
+      () => (JSON.parse(localStorage.getItem('touchline.queue') ?? '[]') as unknown[]).length === 2,
     );
     await sleep(1_000);
     expect(JSON.parse((await storage(offline)).queue ?? '[]')).toHaveLength(2);
