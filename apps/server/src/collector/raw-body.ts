@@ -3,6 +3,20 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 /** Hard cap on any request body; the collector's own limits (500 KB a batch) sit below it. */
 export const HARD_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 
+export const MAX_NESTING_DEPTH = 64;
+
+/** Iterative (a recursive walk would overflow on exactly the input it guards against). */
+export function nestingDepthExceeds(value: unknown, limit: number): boolean {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: current, depth } = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(current)) stack.push({ value: child, depth: depth + 1 });
+  }
+  return false;
+}
+
 /** A body that is not valid JSON: kept raw so it can go to the dead-letter store. */
 export class MalformedJsonBody {
   constructor(
@@ -53,7 +67,19 @@ export function registerRawJsonParser(fastify: FastifyInstance): void {
         return;
       }
       try {
-        done(null, JSON.parse(body.toString('utf8')));
+        const parsed: unknown = JSON.parse(body.toString('utf8'));
+        // Deep nesting is never a real event and makes recursive code (and jsonb) overflow.
+        if (nestingDepthExceeds(parsed, MAX_NESTING_DEPTH)) {
+          done(
+            null,
+            new MalformedJsonBody(
+              body,
+              `the JSON is nested deeper than ${MAX_NESTING_DEPTH} levels`,
+            ),
+          );
+          return;
+        }
+        done(null, parsed);
       } catch (error) {
         done(
           null,

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { Client } from 'pg';
+import { basicAuth, type ServerProcess, startServer } from './support/server-process';
+
+/**
+ * Random and mutated payloads on every public endpoint: the service never crashes, never answers
+ * 5xx for a client's mistake, and every event it accepts can be read back from the store.
+ */
+describe('fuzzing the public endpoints', () => {
+  let dataDir: string;
+  let server: ServerProcess;
+  let writeKey: string;
+  let sql: Client;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'touchline-fuzz-'));
+    server = await startServer({
+      TOUCHLINE_DATA_DIR: dataDir,
+      TOUCHLINE_LINK_SECRETS: 'fuzz-secret',
+    });
+    writeKey = (
+      JSON.parse(await readFile(path.join(dataDir, 'credentials.json'), 'utf8')) as {
+        writeKey: string;
+      }
+    ).writeKey;
+    const url = server.logs.find((l) => l.msg === 'embedded database started')?.[
+      'embeddedDatabaseUrl'
+    ];
+    sql = new Client({ connectionString: String(url) });
+    await sql.connect();
+  });
+
+  afterAll(async () => {
+    await sql?.end();
+    await server?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const valid = () => ({
+    type: 'track',
+    userId: `fuzz-${randomUUID()}`,
+    messageId: randomUUID(),
+    event: 'Fuzzed',
+    properties: { a: 1 },
+    timestamp: '2026-11-01T00:00:00Z',
+  });
+
+  /** Mutations of a valid message: wrong types, missing fields, odd values, deep nesting. */
+  const mutated = fc
+    .record({
+      field: fc.constantFrom(
+        'type',
+        'userId',
+        'anonymousId',
+        'messageId',
+        'event',
+        'properties',
+        'context',
+        'timestamp',
+        'sentAt',
+        'traits',
+        'integrations',
+      ),
+      value: fc.oneof(
+        fc.constant(null),
+        fc.constant(undefined),
+        fc.integer(),
+        fc.double(),
+        fc.boolean(),
+        fc.string({ maxLength: 50 }),
+        fc.string({ unit: 'binary', maxLength: 50 }),
+        fc.array(fc.anything(), { maxLength: 5 }),
+        fc.dictionary(fc.string({ maxLength: 10 }), fc.anything(), { maxKeys: 5 }),
+        fc.constant('9'.repeat(400)),
+        fc.constant('x'.repeat(40_000)),
+        fc.constant(deepObject(200)),
+      ),
+    })
+    .map(({ field, value }) => ({ ...valid(), [field]: value }));
+
+  const rawBodies = fc.oneof(
+    fc.string({ maxLength: 200 }),
+    fc.string({ unit: 'binary', maxLength: 200 }),
+    fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
+    fc.json({ maxDepth: 4 }),
+    fc.constant('{"batch": ' + '['.repeat(5_000) + ']'.repeat(5_000) + '}'),
+    fc.constant('{'.repeat(10_000)),
+  );
+
+  const send = (route: string, body: string | Buffer, contentType = 'application/json') =>
+    fetch(`${server.url}${route}`, {
+      method: 'POST',
+      headers: { 'content-type': contentType, authorization: basicAuth(writeKey) },
+      body,
+    });
+
+  it('answers every mutated message with 200 or a 4xx naming the problem, never a 5xx', async () => {
+    const accepted: string[] = [];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(mutated, { minLength: 1, maxLength: 5 }),
+        fc.constantFrom('/v1/batch', '/v1/track', '/v1/page', '/v1/identify'),
+        async (messages, route) => {
+          const body = route === '/v1/batch' ? { batch: messages } : messages[0];
+          const response = await send(route, JSON.stringify(body) ?? 'null');
+          expect(response.status).toBeLessThan(500);
+          const answer = (await response.json()) as {
+            results?: Array<{ status: string; messageId: string | null }>;
+            error?: { code: string; message: string };
+          };
+          if (response.status >= 400) {
+            expect(answer.error?.code).toEqual(expect.any(String));
+            expect(answer.error?.message.length).toBeGreaterThan(0);
+          }
+          for (const result of answer.results ?? []) {
+            if (result.status === 'accepted' && result.messageId) accepted.push(result.messageId);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+    // Everything accepted can be read back: stored, with the messageId it was accepted under.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const stored = await sql.query<{ id: string }>(
+      "SELECT data->>'messageId' AS id FROM event_store.events WHERE data->>'messageId' = ANY($1)",
+      [accepted],
+    );
+    expect(new Set(stored.rows.map((r) => r.id))).toEqual(new Set(accepted));
+  });
+
+  it('refuses garbage bodies with a 4xx and stays up', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        rawBodies,
+        fc.constantFrom(
+          '/v1/batch',
+          '/v1/track',
+          '/v1/contacts',
+          '/v1/calls',
+          '/v1/webhooks/sendgrid/default-web',
+        ),
+        fc.constantFrom(
+          'application/json',
+          'text/plain',
+          'application/octet-stream',
+          'application/x-www-form-urlencoded',
+        ),
+        async (body, route, contentType) => {
+          const response = await send(
+            route,
+            typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+            contentType,
+          );
+          expect(response.status).toBeGreaterThanOrEqual(200);
+          expect(response.status).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 80 },
+    );
+    const tampered = await fetch(
+      `${server.url}/v1/t/click?u=${encodeURIComponent('https://evil.example')}&r=a%40b.c&m=1&s=forged`,
+      { redirect: 'manual' },
+    );
+    expect(tampered.status).toBeGreaterThanOrEqual(400);
+    expect(tampered.status).toBeLessThan(500);
+    expect(tampered.headers.get('location')).toBeNull();
+    expect((await fetch(`${server.url}/health/live`)).status).toBe(200);
+  });
+
+  it('refuses a body over the limit with 413 and a JSON error', async () => {
+    const big = JSON.stringify({
+      batch: Array.from({ length: 600 }, () => ({
+        ...valid(),
+        properties: { pad: 'x'.repeat(1_000) },
+      })),
+    });
+    const response = await send('/v1/batch', big);
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
+    const huge = await send('/v1/batch', 'x'.repeat(3 * 1024 * 1024));
+    expect(huge.status).toBe(413);
+  });
+});
+
+function deepObject(depth: number): unknown {
+  let value: unknown = 'bottom';
+  for (let i = 0; i < depth; i += 1) value = { nested: value };
+  return value;
+}
