@@ -171,6 +171,81 @@ describe('embedded mode, end to end', () => {
     });
   });
 
+  it('groups web events into sessions by 30 minutes of inactivity, whatever the arrival order', async () => {
+    const anonymousId = `sessions-${randomUUID()}`;
+    const at = (minutes: number) =>
+      new Date(Date.UTC(2026, 10, 1, 9, 0) + minutes * 60_000).toISOString();
+    const page = (minutes: number, path: string, campaign?: Record<string, string>) => ({
+      type: 'page',
+      anonymousId,
+      name: path,
+      timestamp: at(minutes),
+      context: {
+        page: {
+          url: `https://shop.example${path}`,
+          path,
+          referrer: minutes === 0 ? 'https://search.example' : null,
+        },
+        ...(campaign ? { campaign } : {}),
+      },
+    });
+    // Arrives out of order: the second session's events first.
+    const response = await post('/v1/batch', {
+      batch: [
+        page(90, '/pricing', { source: 'newsletter', medium: 'email', name: 'autumn' }),
+        page(100, '/signup'),
+        page(0, '/', { source: 'google', medium: 'cpc', name: 'brand' }),
+        page(20, '/features'),
+        page(45, '/docs'),
+      ],
+    });
+    expect(response.status).toBe(200);
+    const sessions = await eventually(async () => {
+      const res = await fetch(`${server.url}/v1/customers/${anonymousId}/sessions`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      const body =
+        res.status === 200
+          ? ((await res.json()) as { sessions: Array<Record<string, unknown>> })
+          : undefined;
+      return body && body.sessions.reduce((n, s) => n + Number(s['events']), 0) === 5
+        ? body.sessions
+        : undefined;
+    });
+    expect(sessions).toMatchObject([
+      {
+        sessionNumber: 2,
+        events: 2,
+        landingPath: '/pricing',
+        campaign: { source: 'newsletter', medium: 'email', name: 'autumn' },
+      },
+      {
+        sessionNumber: 1,
+        events: 3,
+        landingPath: '/',
+        referrer: 'https://search.example',
+        campaign: { source: 'google', name: 'brand' },
+      },
+    ]);
+    const shorter = (await (
+      await fetch(`${server.url}/v1/customers/${anonymousId}/sessions?timeoutMinutes=15`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      })
+    ).json()) as { sessions: unknown[] };
+    expect(shorter.sessions).toHaveLength(4);
+    const bad = await fetch(
+      `${server.url}/v1/customers/${anonymousId}/sessions?timeoutMinutes=-1`,
+      { headers: { authorization: `Bearer ${apiKey}` } },
+    );
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({
+      error: {
+        code: 'INVALID_REQUEST',
+        message: expect.stringContaining('timeoutMinutes') as string,
+      },
+    });
+  });
+
   it('keeps its data across a restart', async () => {
     const userId = `user-${randomUUID()}`;
     expect((await post('/v1/track', { userId, event: 'Before Restart' })).status).toBe(200);

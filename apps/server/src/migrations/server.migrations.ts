@@ -101,4 +101,64 @@ export const serverMigrations = [
       ALTER TABLE access.api_keys ADD COLUMN rate_limit_per_second integer CHECK (rate_limit_per_second > 0);
     `,
   },
+  {
+    version: 5,
+    name: 'web touchpoints and sessions',
+    sql: `
+      -- One row per web event: what sessions are derived from. Keyed by event id, so a replay or
+      -- a redelivery writes the same row, and late events fall into place by event time.
+      CREATE TABLE read_models.web_touchpoints (
+        event_id      text PRIMARY KEY,
+        customer_key  text NOT NULL,
+        occurred_at   timestamptz NOT NULL,
+        type          text NOT NULL,
+        name          text,
+        url           text,
+        path          text,
+        referrer      text,
+        title         text,
+        utm_source    text,
+        utm_medium    text,
+        utm_campaign  text,
+        utm_term      text,
+        utm_content   text
+      );
+      CREATE INDEX web_touchpoints_customer_time ON read_models.web_touchpoints (customer_key, occurred_at, event_id);
+
+      -- Sessions: a gap of more than the timeout between two web events of a customer starts a
+      -- new one. Computed from event time, so the result does not depend on arrival order.
+      CREATE FUNCTION read_models.web_sessions_with_timeout(timeout interval)
+      RETURNS TABLE (
+        customer_key text, session_number bigint, started_at timestamptz, ended_at timestamptz,
+        events bigint, landing_url text, landing_path text, referrer text,
+        utm_source text, utm_medium text, utm_campaign text, utm_term text, utm_content text
+      ) LANGUAGE sql STABLE AS $$
+        WITH marked AS (
+          SELECT t.*,
+                 CASE WHEN lag(t.occurred_at) OVER w IS NULL
+                        OR t.occurred_at - lag(t.occurred_at) OVER w > timeout THEN 1 ELSE 0 END AS starts
+            FROM read_models.web_touchpoints t
+          WINDOW w AS (PARTITION BY t.customer_key ORDER BY t.occurred_at, t.event_id)
+        ), numbered AS (
+          SELECT m.*, sum(m.starts) OVER (PARTITION BY m.customer_key ORDER BY m.occurred_at, m.event_id) AS n
+            FROM marked m
+        )
+        SELECT customer_key, n, min(occurred_at), max(occurred_at), count(*),
+               (array_agg(url ORDER BY occurred_at, event_id))[1],
+               (array_agg(path ORDER BY occurred_at, event_id))[1],
+               (array_agg(referrer ORDER BY occurred_at, event_id))[1],
+               (array_agg(utm_source ORDER BY occurred_at, event_id))[1],
+               (array_agg(utm_medium ORDER BY occurred_at, event_id))[1],
+               (array_agg(utm_campaign ORDER BY occurred_at, event_id))[1],
+               (array_agg(utm_term ORDER BY occurred_at, event_id))[1],
+               (array_agg(utm_content ORDER BY occurred_at, event_id))[1]
+          FROM numbered
+         GROUP BY customer_key, n
+      $$;
+      CREATE VIEW read_models.web_sessions AS
+        SELECT * FROM read_models.web_sessions_with_timeout(interval '30 minutes');
+      COMMENT ON VIEW read_models.web_sessions IS
+        'Web sessions (30 minutes of inactivity ends one) with landing page, referrer and UTM campaign of their first event.';
+    `,
+  },
 ] as const;

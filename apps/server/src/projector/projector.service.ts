@@ -9,6 +9,7 @@ import { LOGGER } from '../common/logger';
 import type { Runtime } from '../platform/runtime';
 import { RUNTIME } from '../platform/tokens';
 import { activityProjection } from './activity.projection';
+import { webTouchpointsProjection } from './web-touchpoints.projection';
 import { Projector } from './projector';
 
 /** Runs every projection's projector while the application runs. */
@@ -17,14 +18,10 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
   readonly projectors: readonly Projector[];
 
   constructor(@Inject(RUNTIME) runtime: Runtime, @Inject(LOGGER) logger: Logger) {
-    this.projectors = [
-      new Projector(
-        runtime.pool,
-        runtime.eventStore,
-        activityProjection,
-        logger.child({ role: 'projector' }),
-      ),
-    ];
+    const projectorLogger = logger.child({ role: 'projector' });
+    this.projectors = [activityProjection, webTouchpointsProjection].map(
+      (projection) => new Projector(runtime.pool, runtime.eventStore, projection, projectorLogger),
+    );
   }
 
   onApplicationBootstrap(): void {

@@ -1,4 +1,4 @@
-import { Controller, Get, Param, UseGuards } from '@nestjs/common';
+import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import {
   ApiBearerAuth,
@@ -12,6 +12,8 @@ import { ApiKeyGuard, RequireRole } from '../auth/api-key.guard';
 import { TouchlineException } from '../common/touchline.exception';
 import { CustomerActivityDto } from './customer-activity.dto';
 import { GetCustomerActivityQuery } from './get-customer-activity.query';
+import { GetCustomerSessionsQuery, type SessionDto } from './get-customer-sessions.query';
+import { limitParam } from '../admin/request-parsing';
 
 const MAX_ID_LENGTH = 520;
 
@@ -45,6 +47,43 @@ export class CustomersController {
     }
     return this.queries.execute<GetCustomerActivityQuery, CustomerActivityDto>(
       new GetCustomerActivityQuery(id),
+    );
+  }
+
+  @Get(':id/sessions')
+  @ApiOperation({
+    summary: "A customer's web sessions, newest first: landing page, referrer, UTM campaign",
+  })
+  @ApiParam({ name: 'id', description: 'as for GET /v1/customers/{id}' })
+  @ApiResponse({ status: 400, description: 'timeoutMinutes or limit out of range' })
+  @ApiResponse({ status: 404, description: 'No event recorded for this id' })
+  async sessions(
+    @Param('id') id: string,
+    @Query('timeoutMinutes') timeoutMinutes?: string,
+    @Query('limit') limit?: string,
+  ): Promise<{ customerKey: string; sessions: SessionDto[] }> {
+    if (id.length === 0 || id.length > MAX_ID_LENGTH) {
+      throw new TouchlineException(
+        'INVALID_REQUEST',
+        `id must be 1 to ${MAX_ID_LENGTH} characters`,
+      );
+    }
+    let timeout = 30;
+    if (timeoutMinutes !== undefined) {
+      if (
+        !/^\d{1,4}$/.test(timeoutMinutes) ||
+        Number(timeoutMinutes) < 1 ||
+        Number(timeoutMinutes) > 1440
+      ) {
+        throw new TouchlineException(
+          'INVALID_REQUEST',
+          'timeoutMinutes must be an integer from 1 to 1440',
+        );
+      }
+      timeout = Number(timeoutMinutes);
+    }
+    return this.queries.execute(
+      new GetCustomerSessionsQuery(id, timeout, limitParam(limit, 50, 500)),
     );
   }
 }

@@ -6,6 +6,7 @@ import { RUNTIME } from '../platform/tokens';
 import { CustomerActivityEntity } from './customer-activity.entity';
 import { CustomersController } from './customers.controller';
 import { GetCustomerActivityHandler } from './get-customer-activity.query';
+import { GetCustomerSessionsHandler } from './get-customer-sessions.query';
 
 @Module({
   imports: [CqrsModule],
@@ -26,6 +27,7 @@ import { GetCustomerActivityHandler } from './get-customer-activity.query';
         }).initialize(),
     },
     GetCustomerActivityHandler,
+    GetCustomerSessionsHandler,
   ],
 })
 export class QueryModule implements OnApplicationShutdown {
