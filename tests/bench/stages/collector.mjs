@@ -51,6 +51,7 @@ export async function collectorStage(ctx) {
   progress.update(0, 'warming up');
   const result = await load.go();
   const cpu = await meter.stop();
+  progress.update(result.accepted);
   progress.finish();
   log(`  ${describeCpu(cpu)}`);
   if (result.errors.length > 0) log(`  non-200 answers (first ones): ${result.errors.join(' | ')}`);
