@@ -58,28 +58,37 @@ function timezone(): string | undefined {
   }
 }
 
-/** localStorage throws when disabled (some private modes, sandboxed frames): fall back to memory. */
+/**
+ * localStorage throws when disabled (some private modes, sandboxed frames): fall back to memory.
+ * Probed on first use, so a page without consent never touches it.
+ */
 function localStorageOrMemory(win: Window): KeyValueStore {
   const memory: Record<string, string> = {};
-  let storage: Storage | null = null;
-  try {
-    storage = win.localStorage;
-    storage.setItem('touchline.probe', '1');
-    storage.removeItem('touchline.probe');
-  } catch {
-    storage = null;
-  }
+  let storage: Storage | null | undefined;
+  const local = (): Storage | null => {
+    if (storage !== undefined) return storage;
+    try {
+      storage = win.localStorage;
+      storage.setItem('touchline.probe', '1');
+      storage.removeItem('touchline.probe');
+    } catch {
+      storage = null;
+    }
+    return storage;
+  };
   return {
     get: (key) => {
       try {
-        return storage ? storage.getItem(key) : (memory[key] ?? null);
+        const store = local();
+        return store ? store.getItem(key) : (memory[key] ?? null);
       } catch {
         return null;
       }
     },
     set: (key, value) => {
       try {
-        if (storage) storage.setItem(key, value);
+        const store = local();
+        if (store) store.setItem(key, value);
         else memory[key] = value;
         return true;
       } catch {
@@ -88,7 +97,8 @@ function localStorageOrMemory(win: Window): KeyValueStore {
     },
     remove: (key) => {
       try {
-        if (storage) storage.removeItem(key);
+        const store = local();
+        if (store) store.removeItem(key);
         else delete memory[key];
       } catch {
         // Nothing stored that could be removed.
