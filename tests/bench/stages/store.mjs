@@ -71,7 +71,9 @@ async function drive(items, concurrency, work, progress) {
       const index = next++;
       if (index >= items.length) return;
       const t = now();
-      done += await work(items[index]);
+      // Not `done += await ...`: that reads `done` before the await and loses concurrent updates.
+      const n = await work(items[index]);
+      done += n;
       latencies.push(now() - t);
       progress?.update(done);
     }
