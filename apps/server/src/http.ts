@@ -27,6 +27,7 @@ export async function createApp(runtime: Runtime, logger: Logger): Promise<NestF
     credentials: false,
     methods: ['GET', 'POST', 'OPTIONS'],
     allowedHeaders: ['content-type', 'authorization', 'x-api-key', 'x-correlation-id'],
+    exposedHeaders: ['retry-after'],
     maxAge: 86_400,
   });
   const document = SwaggerModule.createDocument(

@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { validateEventData } from '@touchline/contracts';
+import {
+  ecommerceEventDataFromTrack,
+  ecommerceEventFromTrack,
+  type ValidationError,
+  validateEventData,
+} from '@touchline/contracts';
 import type { IngestTopics, MessagePublisher, OutboundMessage } from '@touchline/messaging';
 import type { ApiKeyPrincipal } from '../auth/api-keys';
 import { deadLetterMessage, newDeadLetter } from '../dead-letters/dead-letter';
 import { envelopeMessage } from '../ingest/envelope-message';
-import { mapSegmentCall } from './segment/segment-calls';
+import { type MappedEvent, mapSegmentCall } from './segment/segment-calls';
 import { type BatchDefaults, deriveEventId, type FieldError } from './segment/segment-message';
 
 /** Segment's limits: a message over 32 KB or a batch over 500 KB is refused. */
@@ -88,19 +93,16 @@ export class CollectorService {
         rejected(mapped.errors);
         return;
       }
-      const valid = validateEventData(
-        mapped.value.type,
-        mapped.value.schemaVersion,
-        mapped.value.data,
-      );
-      if (!valid.ok) {
-        rejected(valid.errors.map((e) => ({ field: e.path, rule: e.rule, message: e.message })));
+      const typed = typedEvent(mapped.value);
+      if (!typed.ok) {
+        rejected(typed.errors);
         return;
       }
       const event = mapped.value;
       outbound.push(
         envelopeMessage(this.topics, {
           ...event,
+          ...typed.event,
           eventId: deriveEventId(sourceId, event.messageId),
           receivedAt: request.receivedAt,
           sourceId,
@@ -112,6 +114,39 @@ export class CollectorService {
     if (outbound.length > 0) await this.publisher.publish(outbound);
     return results;
   }
+}
+
+type Typed =
+  | { ok: true; event: { type: string; schemaVersion: number; data: unknown } }
+  | { ok: false; errors: FieldError[] };
+
+const asFieldErrors = (errors: readonly ValidationError[]): FieldError[] =>
+  errors.map((e) => ({ field: e.path, rule: e.rule, message: e.message }));
+
+/**
+ * Validate against the event's schema. A track call named after one of Segment's ecommerce
+ * events (Order Completed, ...) becomes that typed event: lifetime value is built from them.
+ */
+function typedEvent(event: MappedEvent): Typed {
+  if (event.type === 'WebEventTracked') {
+    const track = validateEventData('WebEventTracked', 1, event.data);
+    if (!track.ok) return { ok: false, errors: asFieldErrors(track.errors) };
+    const ecommerce = ecommerceEventFromTrack(track.value.event, track.value.properties);
+    if (ecommerce === null)
+      return { ok: true, event: { type: event.type, schemaVersion: 1, data: track.value } };
+    const built = ecommerceEventDataFromTrack(ecommerce.type, track.value);
+    if (!built.ok) return { ok: false, errors: asFieldErrors(built.errors) };
+    return {
+      ok: true,
+      event: { type: ecommerce.type, schemaVersion: ecommerce.version, data: built.value },
+    };
+  }
+  const valid = validateEventData(event.type, event.schemaVersion, event.data);
+  if (!valid.ok) return { ok: false, errors: asFieldErrors(valid.errors) };
+  return {
+    ok: true,
+    event: { type: event.type, schemaVersion: event.schemaVersion, data: valid.value },
+  };
 }
 
 function messageIdOf(message: unknown): string | null {
