@@ -8,13 +8,9 @@ import { REPO_ROOT } from './services.mjs';
 const require = createRequire(path.join(REPO_ROOT, 'package.json'));
 const dist = (p) => require(path.join(REPO_ROOT, 'apps/server/dist', p));
 
-const EVENTS = [
-  'Product Viewed',
-  'Product Added',
-  'Checkout Started',
-  'Order Completed',
-  'Signed Up',
-];
+// Custom event names: Segment's ecommerce names (Order Completed...) map to typed events with
+// their own required properties.
+const EVENTS = ['Article Read', 'Video Played', 'Button Clicked', 'Search Performed', 'Signed Up'];
 const PATHS = ['/pricing', '/products/42', '/checkout', '/blog/event-sourcing', '/'];
 const BASE_TIME = Date.parse('2025-01-01T00:00:00Z');
 
@@ -30,10 +26,10 @@ export function trackMessage(runId, i, customers) {
     messageId: `${runId}-m${i}`,
     timestamp: new Date(BASE_TIME + i * 10).toISOString(),
     properties: {
-      product_id: `sku-${i % 997}`,
-      price: (i % 200) + 0.99,
-      currency: 'EUR',
-      quantity: 1 + (i % 3),
+      article_id: `a-${i % 997}`,
+      score: (i % 200) + 0.99,
+      section: 'engineering',
+      position: 1 + (i % 3),
     },
     context: {
       ip: '203.0.113.7',

@@ -224,8 +224,12 @@ async function recorderProcess(ctx, monitor, postgresPids) {
     if (m !== n) lastChange = now();
     n = m;
     progress.update(n);
-    if (now() - lastChange > 30_000)
-      throw new Error(`the recorder stopped at ${n} of ${events} events`);
+    if (now() - lastChange > 30_000) {
+      const logs = recorder.tail.filter((line) => !line.includes('"level":30')).slice(-10);
+      throw new Error(
+        `the recorder stopped at ${n} of ${events} events; its last warnings:\n${logs.join('\n')}`,
+      );
+    }
   }
   const end = Date.now();
   const cpu = await meter.stop();
