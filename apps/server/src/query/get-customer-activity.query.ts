@@ -8,12 +8,16 @@ export class GetCustomerActivityQuery implements IQuery {
   constructor(readonly customerId: string) {}
 }
 
+/** The identifier kinds events are stored under (see docs/architecture.md). */
+const KEY_PREFIXES = ['user:', 'anon:', 'email:', 'phone:', 'ext:'];
+
 /**
  * Until identity resolution joins identifiers into customers, a customer is the identifier its
- * events arrived with: `user:<userId>`, `anon:<anonymousId>`, or a bare id (user id first).
+ * events arrived with: `user:<userId>`, `anon:<anonymousId>`, `email:<address>`, `phone:<E.164>`,
+ * `ext:<id>`, or a bare id (looked up as a user id first, then as an anonymous id).
  */
 export function candidateKeys(customerId: string): string[] {
-  if (customerId.startsWith('user:') || customerId.startsWith('anon:')) return [customerId];
+  if (KEY_PREFIXES.some((prefix) => customerId.startsWith(prefix))) return [customerId];
   return [`user:${customerId}`, `anon:${customerId}`];
 }
 

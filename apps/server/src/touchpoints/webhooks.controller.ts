@@ -210,7 +210,7 @@ export class WebhooksController {
   ): Promise<TouchpointOutcome> {
     const authToken = this.configured(this.settings.twilioAuthToken, 'Twilio', 'TWILIO_AUTH_TOKEN');
     // Twilio signs the URL it called: behind a proxy that is TOUCHLINE_PUBLIC_URL, not our own.
-    const base = this.runtime.config.publicUrl ?? `${request.protocol}://${request.hostname}`;
+    const base = this.runtime.config.publicUrl ?? `${request.protocol}://${request.host}`;
     const defaultCountry = (this.runtime.config.defaultCountry ?? undefined) as
       CountryCode | undefined;
     return this.receive(sourceId, 'phone', request, `twilio/${kind}`, (ctx) =>
