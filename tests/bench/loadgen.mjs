@@ -34,6 +34,14 @@ function post(agent, url, auth, body) {
   });
 }
 
+function acceptedIn(body) {
+  try {
+    return Number(JSON.parse(body).accepted) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 async function main(config) {
   const {
     url,
@@ -90,10 +98,12 @@ async function main(config) {
         }
         const t0 = performance.now();
         let status;
+        let lastBody = '';
         for (let attempt = 0; ; attempt++) {
           try {
             const response = await post(agent, target, auth, body);
             status = response.status;
+            lastBody = response.body.toString('utf8');
             if (status !== 200 && errors.length < 5)
               errors.push(`${status}: ${response.body.toString('utf8').slice(0, 300)}`);
             // Segment clients retry 429/503; so do we, and the latency includes the retry.
@@ -111,7 +121,13 @@ async function main(config) {
         if (record) {
           latencies.push(t1 - t0);
           statuses[status] = (statuses[status] ?? 0) + events;
-          if (status === 200) sent += events;
+          // A 200 answers per message: count what was accepted, and say when some were not.
+          if (status === 200) {
+            const accepted = acceptedIn(lastBody);
+            sent += accepted;
+            if (accepted < events && errors.length < 5)
+              errors.push(`200 with ${events - accepted} rejected: ${lastBody.slice(0, 300)}`);
+          }
         }
       }
     };
