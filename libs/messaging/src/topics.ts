@@ -18,7 +18,9 @@ export const DEFAULT_TOPIC_PREFIX = 'touchline';
 
 export function ingestTopics(prefix: string = DEFAULT_TOPIC_PREFIX): IngestTopics {
   if (!/^[a-zA-Z0-9._-]{1,100}$/.test(prefix)) {
-    throw new Error(`Invalid topic prefix "${prefix}": use letters, digits, '.', '_' or '-' (at most 100)`);
+    throw new Error(
+      `Invalid topic prefix "${prefix}": use letters, digits, '.', '_' or '-' (at most 100)`,
+    );
   }
   const channel = (c: Channel): string => `${prefix}.${c}.v1`;
   const deadLetters = `${prefix}.dead-letters.v1`;
