@@ -57,6 +57,19 @@ export function encodeEventData(type: string, version: number, value: unknown): 
   return encodeWith(eventSchemaOrThrow(type, version), value, `${type} v${version}`);
 }
 
+/**
+ * Encodes a value that validateEventData has just returned as valid, without validating it a
+ * second time (the collector's hot path). Anything else must go through encodeEventData.
+ */
+export function encodeValidatedEventData(type: string, version: number, value: unknown): Buffer {
+  const entry = eventSchemaOrThrow(type, version);
+  return Buffer.concat([
+    MARKER,
+    entry.fingerprint,
+    entry.avroType.toBuffer(withDefaults(entry.avroType, value)),
+  ]);
+}
+
 /** Decodes event data with the schema its fingerprint names; the result says which type and version. */
 export function decodeEventDataOrThrow(buf: Uint8Array): AnyEventData {
   const { writer, body } = readHeaderOrThrow(buf);

@@ -4,8 +4,11 @@ import {
   decodeEventDataOrThrow,
   encodeEnvelope,
   encodeEventData,
+  encodeValidatedEventData,
 } from './codec';
 import { ContractError, type ContractErrorCode } from './errors';
+import { decodedEventDataToJson, eventDataToJson } from './json-mapping';
+import { validateEventData } from './validation';
 import { SCHEMA_REGISTRY } from './registry';
 import { aUserIdentified, aWebEventTracked, aWebPageViewed, anEnvelope } from './testing';
 
@@ -228,3 +231,21 @@ function jsonNormalised<T>(value: { properties: T; context: T; integrations: T }
     integrations: copy(value.integrations),
   };
 }
+
+describe('decodedEventDataToJson', () => {
+  it('gives the same JSON as eventDataToJson for decoded data, without validating again', () => {
+    const value = aWebEventTracked();
+    const decoded = decodeEventDataOrThrow(encodeEventData('WebEventTracked', 1, value));
+    expect(decodedEventDataToJson(decoded)).toEqual(eventDataToJson('WebEventTracked', 1, value));
+  });
+});
+
+describe('encodeValidatedEventData', () => {
+  it('encodes a validated value to the same bytes as encodeEventData', () => {
+    const checked = validateEventData('WebEventTracked', 1, aWebEventTracked());
+    if (!checked.ok) throw new Error('fixture should be valid');
+    expect(encodeValidatedEventData('WebEventTracked', 1, checked.value)).toEqual(
+      encodeEventData('WebEventTracked', 1, checked.value),
+    );
+  });
+});

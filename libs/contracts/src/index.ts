@@ -15,8 +15,9 @@ export {
   decodeEventDataOrThrow,
   encodeEnvelope,
   encodeEventData,
+  encodeValidatedEventData,
 } from './codec';
-export { eventDataFromJson, eventDataToJson } from './json-mapping';
+export { decodedEventDataToJson, eventDataFromJson, eventDataToJson } from './json-mapping';
 export {
   validateEventData,
   type EventDataOf,

@@ -35,6 +35,16 @@ export function eventDataToJson(
   return toJson(schema, withDefaults(schema, value)) as Record<string, unknown>;
 }
 
+/**
+ * JSON for event data that just came out of decodeEventDataOrThrow: the Avro decoder already
+ * guarantees it fits its schema, and it was validated when written, so it is not checked again
+ * (the recorder's hot path).
+ */
+export function decodedEventDataToJson(decoded: AnyEventData): Record<string, unknown> {
+  const schema = eventSchemaOrThrow(decoded.type, decoded.version).avroType;
+  return toJson(schema, decoded.value) as Record<string, unknown>;
+}
+
 /** Event data read back from its stored JSON. Throws ContractError INVALID_VALUE when the JSON does not fit. */
 export function eventDataFromJson<T extends EventType, V extends EventVersion<T>>(
   type: T,

@@ -97,7 +97,19 @@ const silentLogger: KafkaTransportLogger = {
  * succeeds, the member stops, or the group rebalances: in every case nothing is committed, so the
  * batch is delivered again (at-least-once; handlers are idempotent).
  */
+/** A send carries at most this much, so a partition's record batch stays under the broker's 1 MB default. */
+const MAX_GROUP_BYTES = 768 * 1024;
+const MAX_GROUP_MESSAGES = 5_000;
+
+interface PendingPublish {
+  readonly messages: readonly OutboundMessage[];
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
 export class KafkaTransport implements Transport {
+  private readonly waiting: PendingPublish[] = [];
+  private sending = false;
   private readonly kafka: Kafka;
   private readonly logger: KafkaTransportLogger;
   private readonly settings: Settings;
@@ -205,9 +217,62 @@ export class KafkaTransport implements Transport {
     ]);
   }
 
-  private async publish(messages: readonly OutboundMessage[]): Promise<void> {
+  /**
+   * Group commit: publishes that arrive while a send is in flight wait and go out together in the
+   * next send, so many small HTTP requests cost one broker round trip (the producer allows one
+   * request in flight, which idempotence needs). Every caller still waits for the acknowledgement
+   * that covers its own messages, and a failed send fails every caller in its group.
+   */
+  private publish(messages: readonly OutboundMessage[]): Promise<void> {
+    if (this.closed)
+      return Promise.reject(new TransportUnavailableError('The Kafka transport is closed'));
+    if (messages.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ messages, resolve, reject });
+      if (!this.sending) void this.sendWaiting();
+    });
+  }
+
+  private async sendWaiting(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.waiting.length > 0) {
+        const group = this.takeGroup();
+        const messages = group.flatMap((publish) => publish.messages);
+        try {
+          await this.send(messages);
+          for (const publish of group) publish.resolve();
+        } catch (error) {
+          for (const publish of group) publish.reject(error);
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  /** The waiting publishes that fit in one send (at least one, however large). */
+  private takeGroup(): PendingPublish[] {
+    const group: PendingPublish[] = [];
+    let bytes = 0;
+    let count = 0;
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0]!;
+      const size = next.messages.reduce((sum, m) => sum + m.value.length + m.key.length, 0);
+      if (
+        group.length > 0 &&
+        (bytes + size > MAX_GROUP_BYTES || count + next.messages.length > MAX_GROUP_MESSAGES)
+      )
+        break;
+      group.push(this.waiting.shift()!);
+      bytes += size;
+      count += next.messages.length;
+    }
+    return group;
+  }
+
+  private async send(messages: readonly OutboundMessage[]): Promise<void> {
     if (this.closed) throw new TransportUnavailableError('The Kafka transport is closed');
-    if (messages.length === 0) return;
     const byTopic = new Map<
       string,
       { key: string; value: Buffer; headers: Record<string, string> }[]

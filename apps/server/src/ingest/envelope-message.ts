@@ -1,4 +1,4 @@
-import { type Channel, encodeEnvelope, encodeEventData } from '@touchline/contracts';
+import { type Channel, encodeEnvelope, encodeValidatedEventData } from '@touchline/contracts';
 import type { IngestTopics, OutboundMessage } from '@touchline/messaging';
 
 export interface EventToPublish {
@@ -12,7 +12,7 @@ export interface EventToPublish {
   readonly receivedAt: Date;
   readonly sourceId: string;
   readonly correlationId: string | null;
-  /** Already validated against the event type's schema. */
+  /** Must be the value validateEventData returned as valid: it is not validated again. */
   readonly data: unknown;
 }
 
@@ -31,7 +31,7 @@ export function envelopeMessage(topics: IngestTopics, event: EventToPublish): Ou
       receivedAt: event.receivedAt,
       sourceId: event.sourceId,
       correlationId: event.correlationId,
-      data: encodeEventData(event.type, event.schemaVersion, event.data),
+      data: encodeValidatedEventData(event.type, event.schemaVersion, event.data),
     }),
     headers: {
       'content-type': 'application/avro',

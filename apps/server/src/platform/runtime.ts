@@ -54,7 +54,8 @@ export class Runtime {
       await stopEmbedded?.();
       throw error;
     }
-    const eventStore = new PostgresEventStore({ pool });
+    // A 50 ms idle poll keeps HTTP-to-read-model latency low at the cost of a cheap query per poll.
+    const eventStore = new PostgresEventStore({ pool, pollIntervalMs: 50 });
     const transport: Transport =
       config.transport.kind === 'kafka'
         ? new KafkaTransport({

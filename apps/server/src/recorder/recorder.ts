@@ -1,7 +1,7 @@
 import {
+  decodedEventDataToJson,
   decodeEnvelopeOrThrow,
   decodeEventDataOrThrow,
-  eventDataToJson,
 } from '@touchline/contracts';
 import type { EventStore, NewEvent, StreamBatch } from '@touchline/event-store';
 import type { IngestTopics, InboundMessage } from '@touchline/messaging';
@@ -84,7 +84,7 @@ export class Recorder {
         eventId: envelope.eventId,
         type: envelope.type,
         schemaVersion: envelope.schemaVersion,
-        data: eventDataToJson(payload.type, payload.version, payload.value),
+        data: decodedEventDataToJson(payload),
         metadata: {
           channel: envelope.channel,
           occurredAt: envelope.occurredAt.toISOString(),
