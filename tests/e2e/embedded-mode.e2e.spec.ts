@@ -34,7 +34,18 @@ describe('embedded mode, end to end', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  const post = (route: string, body: unknown, key = writeKey) =>
+  /** Everything personal or secret this suite sent: none of it may appear in the logs. */
+  const sensitive = new Set<string>();
+  const remember = (body: unknown): void => {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    for (const match of text.matchAll(/"(?:userId|anonymousId)":"([^"]+)"/g))
+      if (match[1]) sensitive.add(match[1]);
+  };
+  const post = (route: string, body: unknown, key = writeKey) => {
+    remember(body);
+    return postRaw(route, body, key);
+  };
+  const postRaw = (route: string, body: unknown, key = writeKey) =>
     fetch(`${server.url}${route}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: basicAuth(key) },
@@ -277,6 +288,15 @@ describe('embedded mode, end to end', () => {
         message: expect.stringContaining('timeoutMinutes') as string,
       },
     });
+  });
+
+  it('writes no personal data and no key to its logs', () => {
+    sensitive.add(writeKey);
+    sensitive.add(apiKey);
+    expect(sensitive.size).toBeGreaterThan(5);
+    const logs = server.output.join('\n');
+    expect(logs.length).toBeGreaterThan(0);
+    for (const value of sensitive) expect(logs).not.toContain(value);
   });
 
   it('keeps its data across a restart', async () => {
