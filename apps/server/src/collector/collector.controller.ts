@@ -104,6 +104,44 @@ export class CollectorController {
     }));
   }
 
+  @Post('screen')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Record a screen view of an app (Segment HTTP Tracking API)' })
+  @ApiResponse({ status: 200, description: 'Stored' })
+  async screen(@Req() request: RequestWithRawBody, @Body() body: unknown): Promise<IngestResponse> {
+    return this.ingest(request, body, '/v1/screen', (object) => ({
+      messages: [object],
+      impliedType: 'screen',
+      defaults: {},
+    }));
+  }
+
+  @Post('group')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Record that a user belongs to a group (Segment HTTP Tracking API)' })
+  @ApiResponse({ status: 200, description: 'Stored' })
+  async group(@Req() request: RequestWithRawBody, @Body() body: unknown): Promise<IngestResponse> {
+    return this.ingest(request, body, '/v1/group', (object) => ({
+      messages: [object],
+      impliedType: 'group',
+      defaults: {},
+    }));
+  }
+
+  @Post('alias')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Record that previousId and userId are the same user (Segment HTTP Tracking API)',
+  })
+  @ApiResponse({ status: 200, description: 'Stored' })
+  async alias(@Req() request: RequestWithRawBody, @Body() body: unknown): Promise<IngestResponse> {
+    return this.ingest(request, body, '/v1/alias', (object) => ({
+      messages: [object],
+      impliedType: 'alias',
+      defaults: {},
+    }));
+  }
+
   @Post('batch')
   @HttpCode(200)
   @ApiOperation({ summary: 'Record up to 500 KB of calls at once; answers per message' })

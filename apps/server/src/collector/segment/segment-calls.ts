@@ -65,6 +65,36 @@ const CALLS = {
     readFields: (reader) => ({ traits: reader.object('traits') }),
     nameOf: () => null,
   },
+  screen: {
+    type: 'ScreenViewed',
+    schemaVersion: 1,
+    readFields: (reader) => ({
+      category: reader.optionalString('category', MAX_NAME_LENGTH),
+      name: reader.optionalString('name', MAX_NAME_LENGTH),
+      properties: reader.object('properties'),
+    }),
+    nameOf: (fields) => (fields['name'] as string | null) ?? null,
+  },
+  group: {
+    type: 'GroupIdentified',
+    schemaVersion: 1,
+    readFields: (reader) => ({
+      groupId: reader.requiredString('groupId'),
+      traits: reader.object('traits'),
+    }),
+    nameOf: () => null,
+  },
+  alias: {
+    type: 'UserAliased',
+    schemaVersion: 1,
+    readFields: (reader) => {
+      // An alias names the user it merges into: userId is required, not just one of the ids.
+      if (reader.optionalString('userId') === null)
+        reader.fail('userId', 'required', 'userId is required for alias');
+      return { previousId: reader.requiredString('previousId') };
+    },
+    nameOf: () => null,
+  },
 } satisfies Record<string, CallMapping>;
 
 export type SupportedCall = keyof typeof CALLS;
