@@ -171,6 +171,23 @@ describe('fuzzing the public endpoints', () => {
     expect((await fetch(`${server.url}/health/live`)).status).toBe(200);
   });
 
+  it('refuses the NUL character, which PostgreSQL cannot store, and keeps accepting after it', async () => {
+    const poisoned = JSON.stringify({ ...valid(), properties: { note: 'a\u0000b' } });
+    const refused = await send('/v1/track', poisoned);
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      error: { code: 'INVALID_JSON', message: expect.stringContaining('NUL') as string },
+    });
+    // Its dead letter was storable, and the pipeline is not blocked behind it.
+    const next = valid();
+    expect((await send('/v1/track', JSON.stringify(next))).status).toBe(200);
+    const stored = await sql.query(
+      "SELECT 1 FROM event_store.events WHERE data->>'messageId' = $1",
+      [next.messageId],
+    );
+    expect(stored.rowCount).toBe(1);
+  });
+
   it('refuses a body over the limit with 413 and a JSON error', async () => {
     const big = JSON.stringify({
       batch: Array.from({ length: 600 }, () => ({

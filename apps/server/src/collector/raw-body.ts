@@ -5,16 +5,30 @@ export const HARD_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 
 export const MAX_NESTING_DEPTH = 64;
 
-/** Iterative (a recursive walk would overflow on exactly the input it guards against). */
-export function nestingDepthExceeds(value: unknown, limit: number): boolean {
+/**
+ * What makes parsed JSON unfit to store, or null. Deep nesting is never a real event and makes
+ * recursive code (and jsonb) overflow; PostgreSQL text and jsonb cannot hold the NUL character,
+ * and one such event would block its partition on every redelivery. Iterative: a recursive walk
+ * would overflow on exactly the input it guards against.
+ */
+export function jsonProblem(value: unknown, maxDepth: number): string | null {
   const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
   while (stack.length > 0) {
     const { value: current, depth } = stack.pop()!;
+    if (typeof current === 'string') {
+      if (current.includes('\u0000'))
+        return 'the JSON contains the NUL character (\\u0000), which cannot be stored';
+      continue;
+    }
     if (typeof current !== 'object' || current === null) continue;
-    if (depth >= limit) return true;
-    for (const child of Object.values(current)) stack.push({ value: child, depth: depth + 1 });
+    if (depth >= maxDepth) return `the JSON is nested deeper than ${maxDepth} levels`;
+    for (const [key, child] of Object.entries(current)) {
+      if (key.includes('\u0000'))
+        return 'the JSON contains the NUL character (\\u0000), which cannot be stored';
+      stack.push({ value: child, depth: depth + 1 });
+    }
   }
-  return false;
+  return null;
 }
 
 /** A body that is not valid JSON: kept raw so it can go to the dead-letter store. */
@@ -68,15 +82,9 @@ export function registerRawJsonParser(fastify: FastifyInstance): void {
       }
       try {
         const parsed: unknown = JSON.parse(body.toString('utf8'));
-        // Deep nesting is never a real event and makes recursive code (and jsonb) overflow.
-        if (nestingDepthExceeds(parsed, MAX_NESTING_DEPTH)) {
-          done(
-            null,
-            new MalformedJsonBody(
-              body,
-              `the JSON is nested deeper than ${MAX_NESTING_DEPTH} levels`,
-            ),
-          );
+        const problem = jsonProblem(parsed, MAX_NESTING_DEPTH);
+        if (problem !== null) {
+          done(null, new MalformedJsonBody(body, problem));
           return;
         }
         done(null, parsed);

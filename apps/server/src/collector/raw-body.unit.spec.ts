@@ -1,4 +1,4 @@
-import { nestingDepthExceeds } from './raw-body';
+import { jsonProblem } from './raw-body';
 
 function nested(depth: number): unknown {
   let value: unknown = 1;
@@ -6,11 +6,17 @@ function nested(depth: number): unknown {
   return value;
 }
 
-describe('nesting depth guard', () => {
+describe('JSON the collector refuses to store', () => {
   it('accepts ordinary events and refuses deep nesting without overflowing', () => {
-    expect(nestingDepthExceeds({ batch: [{ properties: { a: [1, { b: 2 }] } }] }, 64)).toBe(false);
-    expect(nestingDepthExceeds(nested(64), 64)).toBe(false);
-    expect(nestingDepthExceeds(nested(65), 64)).toBe(true);
-    expect(nestingDepthExceeds(nested(200_000), 64)).toBe(true);
+    expect(jsonProblem({ batch: [{ properties: { a: [1, { b: 2 }] } }] }, 64)).toBeNull();
+    expect(jsonProblem(nested(64), 64)).toBeNull();
+    expect(jsonProblem(nested(65), 64)).toMatch(/nested deeper than 64/);
+    expect(jsonProblem(nested(200_000), 64)).toMatch(/nested deeper than 64/);
+  });
+
+  it('refuses the NUL character in values and keys, which PostgreSQL cannot store', () => {
+    expect(jsonProblem({ batch: [{ event: 'ok\u0000' }] }, 64)).toMatch(/NUL/);
+    expect(jsonProblem({ properties: { 'k\u0000': 1 } }, 64)).toMatch(/NUL/);
+    expect(jsonProblem({ event: 'ok \\u0000 as text' }, 64)).toBeNull();
   });
 });

@@ -1,6 +1,16 @@
 import type { Pool } from 'pg';
 import type { DeadLetter } from './dead-letter';
 
+/** PostgreSQL text and jsonb cannot hold NUL: a dead letter must be storable whatever it says. */
+function storableText(text: string): string {
+  return text.replaceAll('\u0000', '\uFFFD');
+}
+
+function storableJson(value: unknown): string | null {
+  if (value === undefined) return null;
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? storableText(v) : v));
+}
+
 /** The dead-letter table. Inserts are idempotent by id: a redelivered message is stored once. */
 export class DeadLetterStore {
   constructor(private readonly pool: Pool) {}
@@ -16,11 +26,11 @@ export class DeadLetterStore {
       [
         letters.map((l) => l.id),
         letters.map((l) => l.receivedAt),
-        letters.map((l) => l.sourceId),
-        letters.map((l) => l.endpoint),
-        letters.map((l) => l.reasonCode),
-        letters.map((l) => l.reason),
-        letters.map((l) => (l.details === undefined ? null : JSON.stringify(l.details))),
+        letters.map((l) => (l.sourceId === null ? null : storableText(l.sourceId))),
+        letters.map((l) => storableText(l.endpoint)),
+        letters.map((l) => storableText(l.reasonCode)),
+        letters.map((l) => storableText(l.reason)),
+        letters.map((l) => storableJson(l.details)),
         letters.map((l) => Buffer.from(l.rawBase64, 'base64')),
         letters.map((l) => l.rawTruncated),
       ],

@@ -3,6 +3,7 @@ import type { IngestTopics, MessagePublisher, OutboundMessage } from '@touchline
 import type { MappingResult, TouchpointEvent } from '@touchline/touchpoints';
 import { deadLetterMessage, newDeadLetter } from '../dead-letters/dead-letter';
 import { envelopeMessage } from '../ingest/envelope-message';
+import { jsonProblem, MAX_NESTING_DEPTH } from '../collector/raw-body';
 
 export interface TouchpointRequest {
   readonly sourceId: string;
@@ -76,19 +77,23 @@ export class TouchpointPublisher {
     for (const event of result.events) {
       const streamId = streamIdOfTouchpoint(event);
       const valid = validateEventData(event.type, event.schemaVersion, event.data);
-      if (streamId === null || !valid.ok) {
+      // Provider payloads (e.g. Twilio forms) can carry a NUL that PostgreSQL cannot store.
+      const unstorable = jsonProblem(event.data, MAX_NESTING_DEPTH);
+      if (streamId === null || !valid.ok || unstorable !== null) {
         const problems =
-          streamId === null
-            ? [
-                {
-                  path: '(identifiers)',
-                  rule: 'required',
-                  message: 'no email, phone or external id to join a customer',
-                },
-              ]
-            : valid.ok
-              ? []
-              : valid.errors;
+          unstorable !== null
+            ? [{ path: '(data)', rule: 'storable', message: unstorable }]
+            : streamId === null
+              ? [
+                  {
+                    path: '(identifiers)',
+                    rule: 'required',
+                    message: 'no email, phone or external id to join a customer',
+                  },
+                ]
+              : valid.ok
+                ? []
+                : valid.errors;
         errors.push({ index: null, itemId: event.eventId, errors: problems });
         deadLetter(
           problems.map((e) => `${e.path}: ${e.message}`).join('; '),
