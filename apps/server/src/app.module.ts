@@ -14,6 +14,7 @@ import { QueryModule } from './query/query.module';
 import { RecorderModule } from './recorder/recorder.module';
 import { TrackerModule } from './tracker/tracker.module';
 import { TouchpointsModule } from './touchpoints/touchpoints.module';
+import { ValueModule } from './value/value.module';
 
 /** Shared runtime parts, visible to every role's module. */
 @Module({})
@@ -40,7 +41,12 @@ export class AppModule {
     if (roles.has('query')) roleModules.push(QueryModule);
     return {
       module: AppModule,
-      imports: [RuntimeModule.forRuntime(runtime, logger), ...roleModules, AdminModule],
+      imports: [
+        RuntimeModule.forRuntime(runtime, logger),
+        ...roleModules,
+        AdminModule,
+        ValueModule,
+      ],
       controllers: [HealthController],
       providers: [{ provide: APP_FILTER, useClass: ErrorFilter }],
     };

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { importOrders } from './import/import-command';
 
 const HELP = `Usage: touchline <command> [options]
 
@@ -18,6 +19,13 @@ Commands:
   dead-letters show <id>
   dead-letters resubmit <id> [--payload FILE.json]
   audit [--limit N]
+  import orders <file> [--format csv|jsonl] [--source ID] [--map field=column,...]
+      [--delimiter C|tab|whitespace] [--columns a,b,...] [--currency USD]
+      [--report FILE] [--batch-size 500]      rows become OrderCompleted / OrderRefunded events
+  clv fit --as-of YYYY-MM-DD [--time-unit-days 7] [--horizon 52] [--period-length 1]
+      [--discount 0] [--min-customers 10]     fit BG/NBD + Gamma-Gamma and score every customer
+  value top [--by clv|netRevenue] [--limit N] the most valuable customers
+  value show <customer-id>                    historical value and the latest scores
 
 Options:
   --url URL    the Touchline server (env TOUCHLINE_URL, default http://127.0.0.1:8080)
@@ -111,6 +119,21 @@ async function run(argv: readonly string[]): Promise<string> {
       limit: { type: 'string' },
       before: { type: 'string' },
       payload: { type: 'string' },
+      format: { type: 'string' },
+      source: { type: 'string' },
+      map: { type: 'string' },
+      delimiter: { type: 'string' },
+      columns: { type: 'string' },
+      currency: { type: 'string' },
+      report: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'as-of': { type: 'string' },
+      'time-unit-days': { type: 'string' },
+      horizon: { type: 'string' },
+      'period-length': { type: 'string' },
+      discount: { type: 'string' },
+      'min-customers': { type: 'string' },
+      by: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -240,6 +263,76 @@ async function run(argv: readonly string[]): Promise<string> {
       return show(answer, () =>
         table(answer.items, ['id', 'at', 'actorKeyId', 'action', 'target', 'outcome']),
       );
+    }
+    case 'import orders': {
+      let summary;
+      try {
+        summary = await importOrders(
+          {
+            file: need(target, 'the file to import'),
+            format: values.format,
+            sourceId: values.source,
+            map: values.map,
+            delimiter: values.delimiter,
+            columns: values.columns,
+            currency: values.currency,
+            report: values.report,
+            batchSize: values['batch-size'],
+            progress: process.stderr,
+          },
+          (method, route, body) => call(options, method, route, body),
+        );
+      } catch (error) {
+        if (error instanceof CliError) throw error;
+        throw new CliError(error instanceof Error ? error.message : String(error));
+      }
+      return show(
+        summary,
+        () =>
+          `Imported ${summary.file} as source ${summary.sourceId}: ${summary.rows} rows, ${summary.accepted} accepted, ${summary.rejected} rejected (${summary.seconds.toFixed(1)} s).\nRejected rows and why: ${summary.report}`,
+      );
+    }
+    case 'clv fit': {
+      const number = (value: string | undefined) =>
+        value === undefined ? undefined : Number(value);
+      const answer = (await call(options, 'POST', '/v1/admin/models/clv/fit', {
+        calibrationEnd: need(values['as-of'], '--as-of'),
+        timeUnitDays: number(values['time-unit-days']),
+        horizonPeriods: number(values.horizon),
+        periodLength: number(values['period-length']),
+        discountRatePerPeriod: number(values.discount),
+        minCustomers: number(values['min-customers']),
+      })) as {
+        id: string;
+        customers: number;
+        bgNbd: { modelVersion: string; parameters: Record<string, number>; logLikelihood: number };
+        gammaGamma: { modelVersion: string; parameters: Record<string, number> };
+      };
+      return show(
+        answer,
+        () =>
+          `Fit ${answer.id} on ${answer.customers} customers.\n${answer.bgNbd.modelVersion}: ${JSON.stringify(answer.bgNbd.parameters)} (log-likelihood ${answer.bgNbd.logLikelihood.toFixed(2)})\n${answer.gammaGamma.modelVersion}: ${JSON.stringify(answer.gammaGamma.parameters)}`,
+      );
+    }
+    case 'value top': {
+      const query = new URLSearchParams({
+        by: values.by ?? 'clv',
+        ...(values.limit ? { limit: values.limit } : {}),
+      });
+      const answer = (await call(options, 'GET', `/v1/value/top?${query.toString()}`)) as {
+        items: Record<string, unknown>[];
+      };
+      return show(answer, () =>
+        table(answer.items, ['rank', 'customerKey', 'clv', 'pAlive', 'netRevenue', 'orderCount']),
+      );
+    }
+    case 'value show': {
+      const answer = await call(
+        options,
+        'GET',
+        `/v1/customers/${encodeURIComponent(need(target, 'the customer id'))}/value`,
+      );
+      return JSON.stringify(answer, null, 2);
     }
     default:
       throw new CliError(`Unknown command "${positionals.join(' ')}".\n\n${HELP}`);

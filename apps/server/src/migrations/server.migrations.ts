@@ -161,4 +161,107 @@ export const serverMigrations = [
         'Web sessions (30 minutes of inactivity ends one) with landing page, referrer and UTM campaign of their first event.';
     `,
   },
+  {
+    version: 6,
+    name: 'customer value: orders, refunds, flags, historical value, CLV fits and scores',
+    sql: `
+      -- One row per counted order, amounts exact (numeric) in the configured currency; the CLV
+      -- summaries are computed from these rows.
+      CREATE TABLE read_models.customer_orders (
+        customer_key     text NOT NULL,
+        order_id         text NOT NULL,
+        event_id         text NOT NULL UNIQUE,
+        occurred_at      timestamptz NOT NULL,
+        currency         text NOT NULL,
+        original_amount  numeric NOT NULL,
+        base_amount      numeric NOT NULL,
+        refunded_amount  numeric NOT NULL DEFAULT 0,
+        PRIMARY KEY (customer_key, order_id)
+      );
+      CREATE INDEX customer_orders_occurred_at ON read_models.customer_orders (occurred_at);
+      COMMENT ON TABLE read_models.customer_orders IS
+        'Orders per customer key in the configured currency (base_amount), with the refunded part; original amount and currency kept.';
+
+      -- Every refund; status pending until its order is known (then it is also flagged).
+      CREATE TABLE read_models.customer_refunds (
+        event_id         text PRIMARY KEY,
+        customer_key     text NOT NULL,
+        order_id         text NOT NULL,
+        occurred_at      timestamptz NOT NULL,
+        currency         text NOT NULL,
+        original_amount  numeric,
+        base_amount      numeric,
+        status           text NOT NULL CHECK (status IN ('pending', 'applied')),
+        applied_amount   numeric
+      );
+      CREATE INDEX customer_refunds_order ON read_models.customer_refunds (customer_key, order_id);
+
+      -- What could not be counted, with the reason: never silently dropped.
+      CREATE TABLE read_models.value_flags (
+        event_id         text NOT NULL,
+        reason_code      text NOT NULL,
+        event_type       text NOT NULL,
+        customer_key     text NOT NULL,
+        order_id         text,
+        occurred_at      timestamptz NOT NULL,
+        currency         text,
+        original_amount  numeric,
+        reason           text NOT NULL,
+        resolved_at      timestamptz,
+        PRIMARY KEY (event_id, reason_code)
+      );
+      CREATE INDEX value_flags_customer ON read_models.value_flags (customer_key);
+      COMMENT ON TABLE read_models.value_flags IS
+        'Orders and refunds not (or not fully) counted, with the reason code; resolved_at is set when a pending refund found its order.';
+
+      CREATE TABLE read_models.customer_value (
+        customer_key        text PRIMARY KEY,
+        currency            text NOT NULL,
+        order_count         integer NOT NULL,
+        gross_revenue       numeric NOT NULL,
+        refunded            numeric NOT NULL,
+        net_revenue         numeric NOT NULL,
+        average_order_value numeric,
+        first_order_at      timestamptz,
+        last_order_at       timestamptz,
+        open_flags          integer NOT NULL
+      );
+      CREATE INDEX customer_value_net_revenue ON read_models.customer_value (net_revenue DESC, customer_key);
+      COMMENT ON TABLE read_models.customer_value IS
+        'Historical value per customer key in one currency: net revenue (refunds subtracted), orders, average order value, first and last order, open flags.';
+
+      CREATE SCHEMA IF NOT EXISTS models;
+      -- Every CLV fit asked for, fitted or refused, with what is needed to reproduce it.
+      CREATE TABLE models.clv_fits (
+        id               uuid PRIMARY KEY,
+        status           text NOT NULL CHECK (status IN ('fitted', 'refused')),
+        fitted_at        timestamptz NOT NULL,
+        calibration_end  date NOT NULL,
+        config           jsonb NOT NULL,
+        currency         text NOT NULL,
+        customers        integer NOT NULL,
+        orders           integer NOT NULL,
+        bg_nbd           jsonb,
+        gamma_gamma      jsonb,
+        failure_model    text,
+        failure_code     text,
+        failure_message  text
+      );
+      CREATE INDEX clv_fits_latest ON models.clv_fits (fitted_at DESC) WHERE status = 'fitted';
+      CREATE TABLE models.clv_scores (
+        fit_id                      uuid NOT NULL REFERENCES models.clv_fits (id),
+        customer_key                text NOT NULL,
+        x                           integer NOT NULL,
+        t_x                         double precision NOT NULL,
+        t_cal                       double precision NOT NULL,
+        zbar                        double precision NOT NULL,
+        p_alive                     double precision NOT NULL,
+        expected_purchases          double precision NOT NULL,
+        expected_average_order_value double precision NOT NULL,
+        clv                         double precision NOT NULL,
+        PRIMARY KEY (fit_id, customer_key)
+      );
+      CREATE INDEX clv_scores_top ON models.clv_scores (fit_id, clv DESC, customer_key);
+    `,
+  },
 ] as const;

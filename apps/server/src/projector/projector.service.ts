@@ -10,6 +10,7 @@ import type { Runtime } from '../platform/runtime';
 import { RUNTIME } from '../platform/tokens';
 import { activityProjection } from './activity.projection';
 import { webTouchpointsProjection } from './web-touchpoints.projection';
+import { customerValueProjectionFromEnv } from '../value/customer-value.projection';
 import { Projector } from './projector';
 
 /** Runs every projection's projector while the application runs. */
@@ -19,7 +20,11 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
 
   constructor(@Inject(RUNTIME) runtime: Runtime, @Inject(LOGGER) logger: Logger) {
     const projectorLogger = logger.child({ role: 'projector' });
-    this.projectors = [activityProjection, webTouchpointsProjection].map(
+    this.projectors = [
+      activityProjection,
+      webTouchpointsProjection,
+      customerValueProjectionFromEnv(process.env),
+    ].map(
       (projection) => new Projector(runtime.pool, runtime.eventStore, projection, projectorLogger),
     );
   }

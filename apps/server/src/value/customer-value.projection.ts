@@ -1,0 +1,320 @@
+import type { RecordedEvent } from '@touchline/event-store';
+import type { PoolClient } from 'pg';
+import type { Projection } from '../projector/projection';
+import {
+  type FlagFact,
+  type OrderFact,
+  type RefundFact,
+  settleRefunds,
+  valueFactOf,
+} from './domain/value-facts';
+import type { FxTable } from './domain/fx';
+import { loadValueConfigOrThrow } from './value-config';
+
+/** A recorded order or refund in the value domain's terms; other events give null. */
+function factOf(event: RecordedEvent, fx: FxTable) {
+  const occurredAt = event.metadata['occurredAt'];
+  if (typeof occurredAt !== 'string') return null;
+  return valueFactOf(
+    {
+      eventId: event.eventId,
+      type: event.type,
+      customerKey: event.streamId,
+      occurredAt: new Date(occurredAt),
+      data: event.data,
+    },
+    fx,
+  );
+}
+
+const pairKey = (customerKey: string, orderId: string) => `${customerKey}\u0000${orderId}`;
+
+/**
+ * Historical value per customer key (read_models.customer_value) and the rows it is computed
+ * from: orders, refunds and flags. Amounts are converted to the configured currency when the
+ * event is projected; changing TOUCHLINE_CURRENCY or TOUCHLINE_FX_RATES needs a rebuild of this
+ * projection. Idempotent by event id, and independent of the order refunds and orders arrive in.
+ */
+export function customerValueProjection(fx: FxTable): Projection {
+  return {
+    name: 'customer_value',
+    version: 1,
+    async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
+      const facts = events.map((e) => factOf(e, fx)).filter((f) => f !== null);
+      if (facts.length === 0) return;
+      const flags: FlagFact[] = facts.filter((f) => f.kind === 'flag');
+      const refunds: RefundFact[] = facts.filter((f) => f.kind === 'refund');
+
+      // First event of an order id wins; a later one (another event id) is a duplicate.
+      const orders = new Map<string, OrderFact>();
+      for (const fact of facts) {
+        if (fact.kind !== 'order') continue;
+        const key = pairKey(fact.customerKey, fact.orderId);
+        const first = orders.get(key);
+        if (first === undefined) orders.set(key, fact);
+        else if (first.eventId !== fact.eventId) flags.push(duplicate(fact));
+      }
+      const candidates = [...orders.values()];
+      const inserted = await insertOrders(client, candidates);
+      const conflicting = candidates.filter((o) => !inserted.has(o.eventId));
+      if (conflicting.length > 0) {
+        const known = await client.query<{ event_id: string }>(
+          'SELECT event_id FROM read_models.customer_orders WHERE event_id = ANY($1::text[])',
+          [conflicting.map((o) => o.eventId)],
+        );
+        const replayed = new Set(known.rows.map((r) => r.event_id));
+        for (const order of conflicting)
+          if (!replayed.has(order.eventId)) flags.push(duplicate(order));
+      }
+      await insertRefunds(client, refunds);
+
+      // Settle the refunds of every order this batch touched, in event-time order.
+      const pairs = new Map<string, { customerKey: string; orderId: string }>();
+      for (const f of [...candidates.filter((o) => inserted.has(o.eventId)), ...refunds])
+        pairs.set(pairKey(f.customerKey, f.orderId), f);
+      if (pairs.size > 0) await settle(client, [...pairs.values()], flags);
+
+      await insertFlags(client, flags);
+      const keys = new Set(facts.map((f) => f.customerKey));
+      await refreshCustomerValue(client, [...keys], fx.base);
+    },
+  };
+}
+
+/** For the projector's list: the projection with the configuration from the environment. */
+export function customerValueProjectionFromEnv(env: NodeJS.ProcessEnv): Projection {
+  return customerValueProjection(loadValueConfigOrThrow(env).fx);
+}
+
+function duplicate(order: OrderFact): FlagFact {
+  return {
+    kind: 'flag',
+    eventId: order.eventId,
+    eventType: 'OrderCompleted',
+    customerKey: order.customerKey,
+    orderId: order.orderId,
+    occurredAt: order.occurredAt,
+    currency: order.currency,
+    originalAmount: order.originalAmount,
+    reasonCode: 'duplicate-order',
+    reason: `order ${order.orderId} was already recorded for this customer by another event`,
+  };
+}
+
+async function insertOrders(client: PoolClient, orders: OrderFact[]): Promise<Set<string>> {
+  if (orders.length === 0) return new Set();
+  const result = await client.query<{ event_id: string }>(
+    `INSERT INTO read_models.customer_orders
+       (customer_key, order_id, event_id, occurred_at, currency, original_amount, base_amount)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
+                          $6::numeric[], $7::numeric[])
+     ON CONFLICT DO NOTHING
+     RETURNING event_id`,
+    [
+      orders.map((o) => o.customerKey),
+      orders.map((o) => o.orderId),
+      orders.map((o) => o.eventId),
+      orders.map((o) => o.occurredAt),
+      orders.map((o) => o.currency),
+      orders.map((o) => o.originalAmount),
+      orders.map((o) => o.baseAmount),
+    ],
+  );
+  return new Set(result.rows.map((r) => r.event_id));
+}
+
+async function insertRefunds(client: PoolClient, refunds: RefundFact[]): Promise<void> {
+  if (refunds.length === 0) return;
+  await client.query(
+    `INSERT INTO read_models.customer_refunds
+       (event_id, customer_key, order_id, occurred_at, currency, original_amount, base_amount, status)
+     SELECT e, c, o, t, cur, oa, ba, 'pending'
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
+                   $6::numeric[], $7::numeric[]) AS u(e, c, o, t, cur, oa, ba)
+     ON CONFLICT (event_id) DO NOTHING`,
+    [
+      refunds.map((r) => r.eventId),
+      refunds.map((r) => r.customerKey),
+      refunds.map((r) => r.orderId),
+      refunds.map((r) => r.occurredAt),
+      refunds.map((r) => r.currency),
+      refunds.map((r) => r.originalAmount),
+      refunds.map((r) => r.baseAmount),
+    ],
+  );
+}
+
+interface OrderRow {
+  customer_key: string;
+  order_id: string;
+  base_amount: string;
+  refunded_amount: string;
+}
+interface PendingRow {
+  event_id: string;
+  customer_key: string;
+  order_id: string;
+  occurred_at: Date;
+  currency: string;
+  original_amount: string | null;
+  base_amount: string | null;
+}
+
+async function settle(
+  client: PoolClient,
+  pairs: { customerKey: string; orderId: string }[],
+  flags: FlagFact[],
+): Promise<void> {
+  const params = [pairs.map((p) => p.customerKey), pairs.map((p) => p.orderId)];
+  const pending = await client.query<PendingRow>(
+    `SELECT r.event_id, r.customer_key, r.order_id, r.occurred_at, r.currency,
+            r.original_amount::text, r.base_amount::text
+       FROM read_models.customer_refunds r
+       JOIN unnest($1::text[], $2::text[]) AS p(c, o) ON r.customer_key = p.c AND r.order_id = p.o
+      WHERE r.status = 'pending'
+      ORDER BY r.occurred_at, r.event_id`,
+    params,
+  );
+  if (pending.rows.length === 0) return;
+  const ordersResult = await client.query<OrderRow>(
+    `SELECT o.customer_key, o.order_id, o.base_amount::text, o.refunded_amount::text
+       FROM read_models.customer_orders o
+       JOIN unnest($1::text[], $2::text[]) AS p(c, o) ON o.customer_key = p.c AND o.order_id = p.o`,
+    params,
+  );
+  const ordersByPair = new Map(
+    ordersResult.rows.map((o) => [pairKey(o.customer_key, o.order_id), o]),
+  );
+  const refundsByPair = new Map<string, PendingRow[]>();
+  for (const row of pending.rows) {
+    const key = pairKey(row.customer_key, row.order_id);
+    refundsByPair.set(key, [...(refundsByPair.get(key) ?? []), row]);
+  }
+  const applied: { eventId: string; amount: string }[] = [];
+  const orderUpdates: { customerKey: string; orderId: string; refunded: string }[] = [];
+  for (const [key, rows] of refundsByPair) {
+    const order = ordersByPair.get(key);
+    if (order === undefined) {
+      for (const row of rows) {
+        flags.push({
+          kind: 'flag',
+          eventId: row.event_id,
+          eventType: 'OrderRefunded',
+          customerKey: row.customer_key,
+          orderId: row.order_id,
+          occurredAt: row.occurred_at,
+          currency: row.currency,
+          originalAmount: row.original_amount,
+          reasonCode: 'refund-without-order',
+          reason: `no order ${row.order_id} is known for this customer; the refund is not counted until it arrives`,
+        });
+      }
+      continue;
+    }
+    const result = settleRefunds(
+      { baseAmount: order.base_amount, refundedAmount: order.refunded_amount },
+      rows.map((r) => ({ eventId: r.event_id, baseAmount: r.base_amount })),
+    );
+    orderUpdates.push({
+      customerKey: order.customer_key,
+      orderId: order.order_id,
+      refunded: result.refundedAmount,
+    });
+    for (const s of result.settled) {
+      applied.push({ eventId: s.eventId, amount: s.appliedAmount });
+      const row = rows.find((r) => r.event_id === s.eventId)!;
+      if (s.excess !== null) {
+        flags.push({
+          kind: 'flag',
+          eventId: row.event_id,
+          eventType: 'OrderRefunded',
+          customerKey: row.customer_key,
+          orderId: row.order_id,
+          occurredAt: row.occurred_at,
+          currency: row.currency,
+          originalAmount: row.original_amount,
+          reasonCode: 'refund-exceeds-order',
+          reason: `the refund is ${s.excess} more than what was left of order ${row.order_id}; the excess is not counted`,
+        });
+      }
+    }
+  }
+  if (applied.length === 0) return;
+  await client.query(
+    `UPDATE read_models.customer_refunds r SET status = 'applied', applied_amount = u.a
+       FROM unnest($1::text[], $2::numeric[]) AS u(e, a) WHERE r.event_id = u.e`,
+    [applied.map((a) => a.eventId), applied.map((a) => a.amount)],
+  );
+  await client.query(
+    `UPDATE read_models.customer_orders o SET refunded_amount = u.r
+       FROM unnest($1::text[], $2::text[], $3::numeric[]) AS u(c, o, r)
+      WHERE o.customer_key = u.c AND o.order_id = u.o`,
+    [
+      orderUpdates.map((u) => u.customerKey),
+      orderUpdates.map((u) => u.orderId),
+      orderUpdates.map((u) => u.refunded),
+    ],
+  );
+  // A refund that waited for its order is counted now; its flag stays, marked resolved.
+  await client.query(
+    `UPDATE read_models.value_flags SET resolved_at = now()
+      WHERE reason_code = 'refund-without-order' AND resolved_at IS NULL AND event_id = ANY($1::text[])`,
+    [applied.map((a) => a.eventId)],
+  );
+}
+
+async function insertFlags(client: PoolClient, flags: FlagFact[]): Promise<void> {
+  if (flags.length === 0) return;
+  await client.query(
+    `INSERT INTO read_models.value_flags
+       (event_id, reason_code, event_type, customer_key, order_id, occurred_at, currency,
+        original_amount, reason)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                          $6::timestamptz[], $7::text[], $8::numeric[], $9::text[])
+     ON CONFLICT (event_id, reason_code) DO NOTHING`,
+    [
+      flags.map((f) => f.eventId),
+      flags.map((f) => f.reasonCode),
+      flags.map((f) => f.eventType),
+      flags.map((f) => f.customerKey),
+      flags.map((f) => f.orderId),
+      flags.map((f) => f.occurredAt),
+      flags.map((f) => f.currency),
+      flags.map((f) => f.originalAmount),
+      flags.map((f) => f.reason),
+    ],
+  );
+}
+
+/** Recomputes the summary rows of the touched customers from their orders (exact numeric sums). */
+async function refreshCustomerValue(
+  client: PoolClient,
+  keys: string[],
+  currency: string,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO read_models.customer_value AS v
+       (customer_key, currency, order_count, gross_revenue, refunded, net_revenue,
+        average_order_value, first_order_at, last_order_at, open_flags)
+     SELECT k.customer_key, $2, coalesce(o.n, 0), coalesce(o.gross, 0), coalesce(o.refunded, 0),
+            coalesce(o.gross, 0) - coalesce(o.refunded, 0),
+            CASE WHEN o.n > 0 THEN round((o.gross - o.refunded) / o.n, 6) END,
+            o.first_at, o.last_at, coalesce(f.n, 0)
+       FROM unnest($1::text[]) AS k(customer_key)
+       LEFT JOIN (SELECT customer_key, count(*)::int AS n, sum(base_amount) AS gross,
+                         sum(refunded_amount) AS refunded, min(occurred_at) AS first_at,
+                         max(occurred_at) AS last_at
+                    FROM read_models.customer_orders WHERE customer_key = ANY($1::text[])
+                   GROUP BY customer_key) o USING (customer_key)
+       LEFT JOIN (SELECT customer_key, count(*)::int AS n FROM read_models.value_flags
+                   WHERE customer_key = ANY($1::text[]) AND resolved_at IS NULL
+                   GROUP BY customer_key) f USING (customer_key)
+     ON CONFLICT (customer_key) DO UPDATE SET
+       currency = excluded.currency, order_count = excluded.order_count,
+       gross_revenue = excluded.gross_revenue, refunded = excluded.refunded,
+       net_revenue = excluded.net_revenue, average_order_value = excluded.average_order_value,
+       first_order_at = excluded.first_order_at, last_order_at = excluded.last_order_at,
+       open_flags = excluded.open_flags`,
+    [keys, currency],
+  );
+}
