@@ -53,7 +53,7 @@ describeFullMode('when PostgreSQL is away', () => {
       return await send();
     } catch (error) {
       process.stderr.write(
-        `connection dropped (${String((error as Error).cause ?? error)}); retrying once\n`,
+        `connection dropped (${String((error as Error).cause ?? error)}); retrying once; server log:\n${server.output.slice(-15).join('\n')}\n`,
       );
       return send();
     }

@@ -1,5 +1,7 @@
 import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
+import { guardCheckedOutClients } from '@touchline/platform';
+import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { Runtime } from '../platform/runtime';
 import { RUNTIME } from '../platform/tokens';
@@ -16,15 +18,19 @@ import { GetCustomerSessionsHandler } from './get-customer-sessions.query';
       provide: DataSource,
       inject: [RUNTIME],
       // Read models are queried through TypeORM; their tables come from our SQL migrations.
-      useFactory: async (runtime: Runtime) =>
-        new DataSource({
+      useFactory: async (runtime: Runtime) => {
+        const dataSource = await new DataSource({
           type: 'postgres',
           url: runtime.databaseUrl,
           entities: [CustomerActivityEntity],
           synchronize: false,
           migrationsRun: false,
           extra: { max: 5, connectionTimeoutMillis: 5_000 },
-        }).initialize(),
+        }).initialize();
+        // TypeORM's own pool: keep a dropped connection from crashing the process.
+        guardCheckedOutClients((dataSource.driver as unknown as { master: Pool }).master);
+        return dataSource;
+      },
     },
     GetCustomerActivityHandler,
     GetCustomerSessionsHandler,

@@ -9,5 +9,5 @@ export {
   runMigrations,
 } from './migrations';
 export type { Migration, MigrationErrorCode, MigrationReport, MigrationSet } from './migrations';
-export { createPool } from './pool';
+export { createPool, guardCheckedOutClients } from './pool';
 export type { CreatePoolOptions } from './pool';

@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 
 export interface CreatePoolOptions {
   /** Most connections the pool opens (default 10; keep at or below 16 for the embedded server). */
@@ -31,5 +31,27 @@ export function createPool(url: string, options: CreatePoolOptions = {}): Pool {
   });
   const onIdleError = options.onIdleError ?? (() => undefined);
   pool.on('error', onIdleError);
+  guardCheckedOutClients(pool, onIdleError);
   return pool;
+}
+
+/**
+ * pg's pool listens for errors only on idle clients. A client that is checked out (inside a
+ * transaction, or held for an advisory lock) and loses its connection emits 'error' with no
+ * listener, which crashes the process. The query in flight still rejects, and the next one on
+ * that client fails, so the caller sees the error; this listener only keeps the process alive.
+ */
+export function guardCheckedOutClients(
+  pool: Pool,
+  onError: (error: Error) => void = () => undefined,
+): void {
+  const guarded = new WeakSet<object>();
+  const guard = (client: PoolClient): void => {
+    if (guarded.has(client)) return;
+    guarded.add(client);
+    client.on('error', onError);
+  };
+  // 'acquire' also covers clients that existed before this was called (e.g. TypeORM's first one).
+  pool.on('connect', guard);
+  pool.on('acquire', guard);
 }
