@@ -10,6 +10,7 @@ import {
   type ReadPosition,
 } from '@eventstore/db-client';
 import {
+  PollingSubscription,
   DuplicateEventConflictError,
   InvalidAppendError,
   START,
@@ -38,7 +39,6 @@ import {
   toEventStoreError,
 } from './errors';
 import { revisionAfter, satisfies } from './expected-version';
-import { PollingSubscription } from './polling-subscription';
 import { comparePositions, toCheckpoint, toReadPosition } from './positions';
 import { esdbEventId, stableUuid } from './stable-uuid';
 

@@ -111,11 +111,11 @@ describe.each(testDatabaseTargets())('PostgresEventStore on $name', (target) => 
       }
     });
 
-    // On PGlite only: a fresh database has a small transaction id, so reaching the next digit is
-    // cheap; a shared server's cluster-wide id may need millions of transactions.
-    (target.kind === 'pglite' ? it : it.skip)(
-      'orders by transaction id as a number when it gains a digit',
-      async () => {
+    // Defined on PGlite only: a fresh database has a small transaction id, so reaching the next
+    // digit is cheap; a shared server's cluster-wide id may need millions of transactions. The
+    // ordering SQL is the same on both.
+    if (target.kind === 'pglite')
+      it('orders by transaction id as a number when it gains a digit', async () => {
         const pool = createPool(url);
         const store = new PostgresEventStore({ pool });
         try {
@@ -145,8 +145,7 @@ describe.each(testDatabaseTargets())('PostgresEventStore on $name', (target) => 
           await store.close();
           await pool.end();
         }
-      },
-    );
+      });
 
     it('migrations are idempotent', async () => {
       const pool = createPool(url);

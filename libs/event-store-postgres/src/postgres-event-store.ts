@@ -1,4 +1,5 @@
 import {
+  PollingSubscription,
   InvalidAppendError,
   START,
   type AppendOptions,
@@ -19,7 +20,6 @@ import { createPool, isConnectionError, type CreatePoolOptions } from '@touchlin
 import type { Pool, PoolClient } from 'pg';
 import { appendValidated, validateAppendOrThrow } from './append';
 import { isRetryableConflict, isUniqueViolation, toEventStoreError } from './pg-errors';
-import { PollingSubscription } from './polling-subscription';
 import { ingestEventsSql } from './sql/ingest-events.sql';
 import { lockStreamsSql } from './sql/lock-streams.sql';
 import {

@@ -1,11 +1,6 @@
-import {
-  EventStoreUnavailableError,
-  START,
-  type GlobalCheckpoint,
-  type ReadAllResult,
-  type SubscribeToAllOptions,
-  type Subscription,
-} from '@touchline/event-store';
+import { type GlobalCheckpoint, START } from './checkpoint';
+import { EventStoreUnavailableError } from './errors';
+import type { ReadAllResult, SubscribeToAllOptions, Subscription } from './event-store.port';
 
 export interface PollingOptions {
   /** Wait between polls once caught up. */
@@ -16,9 +11,8 @@ export interface PollingOptions {
 
 /**
  * Reads the global log page by page and hands each page to onBatch, waiting for it. Polls
- * again at once after a full page, after `idleMs` otherwise. An unreachable server is retried
- * with backoff (a projector outlives a server restart); any other error ends it via `done`.
- * The same loop as the PostgreSQL adapter's, over this adapter's readAll.
+ * again at once after a full page, after `idleMs` otherwise. An unreachable store is retried
+ * with backoff (a projector outlives a database restart); any other error ends it via `done`.
  */
 export class PollingSubscription implements Subscription {
   readonly done: Promise<void>;
