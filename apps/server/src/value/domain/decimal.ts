@@ -61,13 +61,19 @@ export function isNegative(a: Decimal): boolean {
   return a.units < 0n;
 }
 
-/** Plain decimal text (no exponent); trailing zeros of the fraction are dropped. */
-export function formatDecimal(value: Decimal): string {
+/** Drops trailing zeros of the fraction, down to `minScale` digits (2.5000 → 2.50 for 2). */
+export function trimScale(value: Decimal, minScale = 0): Decimal {
   let { units, scale } = value;
-  while (scale > 0 && units % 10n === 0n) {
+  while (scale > minScale && units % 10n === 0n) {
     units /= 10n;
     scale -= 1;
   }
+  return { units, scale };
+}
+
+/** Plain decimal text (no exponent) with the value's scale: 3.10 stays "3.10". */
+export function formatDecimal(value: Decimal): string {
+  const { units, scale } = value;
   const negative = units < 0n;
   const digits = (negative ? -units : units).toString().padStart(scale + 1, '0');
   const whole = digits.slice(0, digits.length - scale);

@@ -1,4 +1,11 @@
-import { type Decimal, formatDecimal, isDecimalText, multiply, parseDecimal } from './decimal';
+import {
+  type Decimal,
+  formatDecimal,
+  isDecimalText,
+  multiply,
+  parseDecimal,
+  trimScale,
+} from './decimal';
 
 /**
  * The configured currency and fixed rates to it: `EUR=1.08` means 1 EUR = 1.08 of the base
@@ -52,10 +59,13 @@ export function toBaseCurrency(fx: FxTable, amount: Decimal, currency: string): 
       message: `no rate from ${currency} to ${fx.base} is configured (TOUCHLINE_FX_RATES)`,
     };
   }
-  return { ok: true, amount: multiply(amount, rate) };
+  // Exact product; zeros the rate added beyond the amount's own digits are dropped (100.00 × 1.08 = 108.00).
+  return { ok: true, amount: trimScale(multiply(amount, rate), amount.scale) };
 }
 
 /** For logs and API answers: `{ EUR: '1.08' }`. */
 export function describeRates(fx: FxTable): Record<string, string> {
-  return Object.fromEntries([...fx.rates].map(([code, rate]) => [code, formatDecimal(rate)]));
+  return Object.fromEntries(
+    [...fx.rates].map(([code, rate]) => [code, formatDecimal(trimScale(rate))]),
+  );
 }
