@@ -36,9 +36,16 @@ const pairKey = (customerKey: string, orderId: string) => `${customerKey}\u0000$
  * projection. Idempotent by event id, and independent of the order refunds and orders arrive in.
  */
 export function customerValueProjection(fx: FxTable): Projection {
-  return {
+  // Not a literal in the return: \`tables\` (what a rebuild empties) is newer than some Projection types.
+  const projection = {
     name: 'customer_value',
     version: 1,
+    tables: [
+      'read_models.customer_orders',
+      'read_models.customer_refunds',
+      'read_models.value_flags',
+      'read_models.customer_value',
+    ],
     async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
       const facts = events.map((e) => factOf(e, fx)).filter((f) => f !== null);
       if (facts.length === 0) return;
@@ -79,6 +86,7 @@ export function customerValueProjection(fx: FxTable): Projection {
       await refreshCustomerValue(client, [...keys], fx.base);
     },
   };
+  return projection;
 }
 
 /** For the projector's list: the projection with the configuration from the environment. */
