@@ -1,6 +1,15 @@
-import { Body, Controller, Get, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Req,
+  UseGuards,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
 import { limitParam, RequestFields } from '../admin/request-parsing';
 import { ApiKeyGuard, type AuthenticatedRequest, RequireRole } from '../auth/api-key.guard';
 import { AuditLog } from '../auth/audit-log';
@@ -84,11 +93,8 @@ export class ClvAdminController {
     status: 422,
     description: 'The data cannot identify a model: the refusal (stored too) with its code',
   })
-  async fit(
-    @Req() request: AuthenticatedRequest,
-    @Body() body: unknown,
-    @Res() reply: FastifyReply,
-  ): Promise<void> {
+  @HttpCode(201)
+  async fit(@Req() request: AuthenticatedRequest, @Body() body: unknown): Promise<ClvFitDto> {
     const fit: ClvFitDto = await this.clv.fit(parseFitRequest(body));
     await this.audit.record({
       actorKeyId: request.principal?.keyId ?? null,
@@ -97,17 +103,13 @@ export class ClvAdminController {
       outcome: fit.status === 'fitted' ? 'done' : 'refused',
       details: { customers: fit.customers, failure: fit.failure?.code ?? null },
     });
-    if (fit.status === 'fitted') {
-      await reply.status(201).send(fit);
-      return;
-    }
-    await reply.status(422).send({
-      error: {
-        code: 'MODEL_NOT_FITTED',
-        message: `${fit.failure!.model}: ${fit.failure!.code}: ${fit.failure!.message}`,
-        details: fit,
-      },
-    });
+    if (fit.status === 'fitted') return fit;
+    // The refusal is stored too; the previous fit keeps serving.
+    throw new TouchlineException(
+      'MODEL_NOT_FITTED',
+      `${fit.failure!.model}: ${fit.failure!.code}: ${fit.failure!.message}`,
+      fit,
+    );
   }
 }
 
