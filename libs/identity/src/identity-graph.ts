@@ -10,7 +10,12 @@ import type {
   RefusalReason,
 } from './decisions';
 import { IdentityError } from './errors';
-import { canonicalIdentifier, parseIdentifierOrThrow, type Identifier } from './identifier';
+import {
+  canonicalIdentifier,
+  isIdentifierKind,
+  parseIdentifierOrThrow,
+  type Identifier,
+} from './identifier';
 import { customerIdFor, linkIdFor } from './ids';
 import type { EvidenceSource, Observation } from './observation';
 import {
@@ -85,9 +90,11 @@ interface Evidence {
   readonly source: EvidenceSource;
   /** Every identifier of the observation, canonical, distinct, sorted. */
   readonly ids: readonly string[];
-  /** Decides between two different observations sent with one event id. */
-  readonly contentKey: string;
 }
+
+/** Decides between two different observations sent with one event id. */
+const contentKey = (evidence: Evidence): string =>
+  JSON.stringify([evidence.at, evidence.source, evidence.ids]);
 
 interface Stamp {
   readonly at: number;
@@ -177,16 +184,15 @@ class GraphCore {
   // --- evidence ------------------------------------------------------------------------------
 
   /** Adds an observation; returns what changed. */
-  observe(observation: Observation): {
+  observe(evidence: Evidence): {
     decisions: IdentityDecisionEvent[];
     changes: IdentityChange[];
   } {
-    const evidence = toEvidence(observation);
     const existing = this.evidence.get(evidence.eventId);
     if (existing !== undefined) {
       // The same event delivered again; if two different contents claim one id, the smaller
       // content wins whatever the arrival order, so the outcome stays order-independent.
-      if (existing.contentKey <= evidence.contentKey) return { decisions: [], changes: [] };
+      if (contentKey(existing) <= contentKey(evidence)) return { decisions: [], changes: [] };
       const oldValid = this.valid.get(existing.eventId) ?? [];
       this.store(evidence);
       const touched = [...new Set([...oldValid, ...(this.valid.get(evidence.eventId) ?? [])])];
@@ -698,22 +704,21 @@ function toEvidence(observation: Observation): Evidence {
       `observation ${observation.eventId} has no valid occurredAt`,
     );
   }
-  // An empty value names nobody, whatever the rules say.
-  const ids = [
-    ...new Set(
-      observation.identifiers
-        .filter((identifier) => identifier.value.length > 0)
-        .map(canonicalIdentifier),
-    ),
-  ].sort(compareStrings);
-  for (const id of ids) parseIdentifierOrThrow(id);
-  return {
-    eventId: observation.eventId,
-    at,
-    source: observation.source,
-    ids,
-    contentKey: JSON.stringify([at, observation.source, ids]),
-  };
+  const ids: string[] = [];
+  for (const identifier of observation.identifiers) {
+    if (!isIdentifierKind(identifier.kind)) {
+      throw new IdentityError(
+        'INVALID_IDENTIFIER',
+        `observation ${observation.eventId} has an identifier of unknown kind "${String(identifier.kind)}"`,
+      );
+    }
+    // An empty value names nobody, whatever the rules say.
+    if (identifier.value.length === 0) continue;
+    const id = canonicalIdentifier(identifier);
+    if (!ids.includes(id)) ids.push(id);
+  }
+  ids.sort(compareStrings);
+  return { eventId: observation.eventId, at, source: observation.source, ids };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -753,9 +758,9 @@ export function initialIdentityGraph(rules: IdentityRules = DEFAULT_IDENTITY_RUL
  * held re-evaluates the identifiers it connects, so any arrival order gives the same graph.
  */
 export function evolveIdentityGraph(state: IdentityGraph, observation: Observation): IdentityStep {
-  toEvidence(observation); // validate before taking ownership
+  const evidence = toEvidence(observation); // validates before taking ownership
   const core = take(state);
-  const { decisions, changes } = core.observe(observation);
+  const { decisions, changes } = core.observe(evidence);
   return { state: wrap(core), decisions, changes };
 }
 
@@ -832,7 +837,7 @@ function rebuild(
   const sorted = observations
     .map((observation) => ({ observation, evidence: toEvidence(observation) }))
     .sort((x, y) => compareEvidence(x.evidence, y.evidence));
-  for (const { observation } of sorted) core.observe(observation);
+  for (const { evidence } of sorted) core.observe(evidence);
   return core;
 }
 
