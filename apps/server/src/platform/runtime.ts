@@ -61,6 +61,9 @@ export class Runtime {
         ? new KafkaTransport({
             brokers: [...config.transport.brokers],
             clientId: config.transport.clientId,
+            // One partition's batch at a time per partition, all partitions at once: the
+            // recorder's appends overlap their database round trips.
+            partitionsConsumedConcurrently: config.transport.partitions,
             logger: {
               info: (message, fields) => logger.info({ component: 'kafka', ...fields }, message),
               warn: (message, fields) => logger.warn({ component: 'kafka', ...fields }, message),
