@@ -9,6 +9,7 @@ import { LOGGER } from './common/logger';
 import { HealthController } from './health/health.controller';
 import type { Runtime } from './platform/runtime';
 import { RUNTIME } from './platform/tokens';
+import { OperationsModule } from './operations/operations.module';
 import { ProjectorModule } from './projector/projector.module';
 import { QueryModule } from './query/query.module';
 import { RecorderModule } from './recorder/recorder.module';
@@ -46,6 +47,7 @@ export class AppModule {
         ...roleModules,
         AdminModule,
         ValueModule,
+        OperationsModule,
       ],
       controllers: [HealthController],
       providers: [{ provide: APP_FILTER, useClass: ErrorFilter }],

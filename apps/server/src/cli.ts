@@ -7,6 +7,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { importOrders } from './import/import-command';
+import {
+  PROJECTIONS_HELP,
+  projectionsCommand,
+  ProjectionsCliError,
+} from './operations/projections-cli';
 
 const HELP = `Usage: touchline <command> [options]
 
@@ -19,6 +24,7 @@ Commands:
   dead-letters show <id>
   dead-letters resubmit <id> [--payload FILE.json]
   audit [--limit N]
+${PROJECTIONS_HELP}
   import orders <file> [--format csv|jsonl] [--source ID] [--map field=column,...]
       [--delimiter C|tab|whitespace] [--columns a,b,...] [--currency USD]
       [--report FILE] [--batch-size 500]      rows become OrderCompleted / OrderRefunded events
@@ -134,6 +140,9 @@ async function run(argv: readonly string[]): Promise<string> {
       discount: { type: 'string' },
       'min-customers': { type: 'string' },
       by: { type: 'string' },
+      to: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      detach: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -334,6 +343,25 @@ async function run(argv: readonly string[]): Promise<string> {
       );
       return JSON.stringify(answer, null, 2);
     }
+    case 'projections list':
+    case 'projections show':
+    case 'projections rebuild':
+    case 'projections cancel':
+      return projectionsCommand(
+        action,
+        target,
+        {
+          json: options.json,
+          ...(values.to === undefined ? {} : { to: values.to }),
+          resume: values.resume ?? false,
+          detach: values.detach ?? false,
+          progress: process.stderr,
+        },
+        (method, route, body) => call(options, method, route, body),
+        table,
+      ).catch((error: unknown) => {
+        throw error instanceof ProjectionsCliError ? new CliError(error.message) : error;
+      });
     default:
       throw new CliError(`Unknown command "${positionals.join(' ')}".\n\n${HELP}`);
   }

@@ -9,6 +9,11 @@ import type { IngestTopics, MessagePublisher, OutboundMessage } from '@touchline
 import type { ApiKeyPrincipal } from '../auth/api-keys';
 import { deadLetterMessage, newDeadLetter } from '../dead-letters/dead-letter';
 import { envelopeMessage } from '../ingest/envelope-message';
+import {
+  collectorEventsAccepted,
+  collectorEventsReceived,
+  collectorEventsRejected,
+} from '../metrics/metrics';
 import { type MappedEvent, mapSegmentCall } from './segment/segment-calls';
 import { type BatchDefaults, deriveEventId, type FieldError } from './segment/segment-message';
 
@@ -57,6 +62,9 @@ export class CollectorService {
     request.messages.forEach((message, index) => {
       const rejected = (errors: readonly FieldError[]): void => {
         results.push({ index, messageId: messageIdOf(message), status: 'rejected', errors });
+        const channel = request.principal.channel ?? 'unknown';
+        collectorEventsReceived.inc({ channel });
+        collectorEventsRejected.inc({ channel });
         if (request.deadLetterRejections === false) return;
         outbound.push(
           deadLetterMessage(
@@ -110,6 +118,8 @@ export class CollectorService {
         }),
       );
       results.push({ index, messageId: mapped.value.messageId, status: 'accepted' });
+      collectorEventsReceived.inc({ channel: event.channel });
+      collectorEventsAccepted.inc({ channel: event.channel });
     });
     if (outbound.length > 0) await this.publisher.publish(outbound);
     return results;

@@ -64,6 +64,7 @@ function fromRow(row: ActivityRow): ActivityState {
 export const activityProjection: Projection = {
   name: 'customer_activity',
   version: 1,
+  tables: ['read_models.customer_activity'],
 
   async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
     const touchpoints = events.map(touchpointOf).filter((t): t is ActivityTouchpoint => t !== null);

@@ -8,5 +8,10 @@ import type { PoolClient } from 'pg';
 export interface Projection {
   readonly name: string;
   readonly version: number;
+  /**
+   * The read-model tables this projection owns (schema-qualified): a rebuild empties exactly
+   * these. A projection that does not say cannot be rebuilt through the operations API.
+   */
+  readonly tables?: readonly string[];
   apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void>;
 }

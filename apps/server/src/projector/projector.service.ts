@@ -11,6 +11,7 @@ import { RUNTIME } from '../platform/tokens';
 import { activityProjection } from './activity.projection';
 import { webTouchpointsProjection } from './web-touchpoints.projection';
 import { customerValueProjectionFromEnv } from '../value/customer-value.projection';
+import { RebuildControl } from '../operations/rebuild-control';
 import { Projector } from './projector';
 
 /** Runs every projection's projector while the application runs. */
@@ -20,12 +21,14 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
 
   constructor(@Inject(RUNTIME) runtime: Runtime, @Inject(LOGGER) logger: Logger) {
     const projectorLogger = logger.child({ role: 'projector' });
+    const control = new RebuildControl(runtime.pool);
     this.projectors = [
       activityProjection,
       webTouchpointsProjection,
       customerValueProjectionFromEnv(process.env),
     ].map(
-      (projection) => new Projector(runtime.pool, runtime.eventStore, projection, projectorLogger),
+      (projection) =>
+        new Projector(runtime.pool, runtime.eventStore, projection, projectorLogger, { control }),
     );
   }
 

@@ -39,6 +39,7 @@ export function webTouchpointOf(event: RecordedEvent) {
 export const webTouchpointsProjection: Projection = {
   name: 'web_touchpoints',
   version: 1,
+  tables: ['read_models.web_touchpoints'],
 
   async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
     const rows = events.map(webTouchpointOf).filter((row) => row !== null);

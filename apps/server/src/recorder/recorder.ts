@@ -9,6 +9,11 @@ import type { Logger } from 'pino';
 import { stableUuid } from '../common/ids';
 import { type DeadLetter, newDeadLetter, parseDeadLetter } from '../dead-letters/dead-letter';
 import type { DeadLetterStore } from '../dead-letters/dead-letter.store';
+import {
+  deadLettersStored,
+  recorderDuplicatesSkipped,
+  recorderEventsStored,
+} from '../metrics/metrics';
 
 export interface RecorderStats {
   stored: number;
@@ -59,10 +64,17 @@ export class Recorder {
       const result = await this.store.ingest(batches);
       this.stats.stored += result.stored;
       this.stats.duplicates += result.duplicates;
+      recorderEventsStored.inc(result.stored);
+      recorderDuplicatesSkipped.inc(result.duplicates);
     }
     if (letters.length > 0) {
       await this.deadLetters.save(letters);
       this.stats.deadLetters += letters.length;
+      // Reason codes are ours, but a dead letter read off the topic could say anything.
+      for (const letter of letters)
+        deadLettersStored.inc({
+          reason: /^[A-Z_]{1,40}$/.test(letter.reasonCode) ? letter.reasonCode : 'OTHER',
+        });
       this.logger.warn(
         { count: letters.length, reasons: [...new Set(letters.map((l) => l.reasonCode))] },
         'dead letters stored',

@@ -1,0 +1,141 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Req,
+  UseFilters,
+  UseGuards,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiKeyGuard, type AuthenticatedRequest, RequireRole } from '../auth/api-key.guard';
+import { AuditLog } from '../auth/audit-log';
+import { isJsonObject } from '../collector/segment/segment-message';
+import {
+  ProjectionOperationError,
+  ProjectionOperationErrorFilter,
+} from './projection-operations.exception';
+import type { RebuildProgress } from './projection-rebuilder';
+import { ProjectionOperations, type ProjectionView } from './projection-operations';
+
+/** Projection operations on the admin API: list, inspect, rebuild, cancel. Every change audited. */
+@ApiTags('admin')
+@ApiBearerAuth('apiKey')
+@Controller('v1/admin/projections')
+@UseGuards(ApiKeyGuard)
+@RequireRole('admin')
+@UseFilters(ProjectionOperationErrorFilter)
+export class OperationsController {
+  constructor(
+    @Inject(ProjectionOperations) private readonly operations: ProjectionOperations,
+    @Inject(AuditLog) private readonly audit: AuditLog,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Every projection: version, checkpoint, head, lag, status' })
+  async list(): Promise<{ items: ProjectionView[] }> {
+    return { items: await this.operations.list() };
+  }
+
+  @Get(':name')
+  @ApiOperation({ summary: 'One projection, with its latest rebuild and its progress' })
+  get(@Param('name') name: string): Promise<ProjectionView> {
+    return this.operations.get(name);
+  }
+
+  @Post(':name/rebuild')
+  @HttpCode(202)
+  @ApiOperation({
+    summary:
+      'Empty the projection and replay the log from zero (body: {"to": <position>} to stop early, {"resume": true} to continue from the checkpoint)',
+  })
+  rebuild(
+    @Req() request: AuthenticatedRequest,
+    @Param('name') name: string,
+    @Body() body: unknown,
+  ): Promise<{ rebuild: RebuildProgress }> {
+    return this.audited(request, 'projection.rebuild', name, async () => {
+      const projection = this.operations.catalog.getOrThrow(name);
+      const options = rebuildOptionsOrThrow(body);
+      const rebuild = await this.operations.rebuilder.start(projection, {
+        ...options,
+        actorKeyId: request.principal?.keyId ?? null,
+      });
+      return { result: { rebuild }, details: { rebuildId: rebuild.id, mode: rebuild.mode } };
+    });
+  }
+
+  @Delete(':name/rebuild')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Cancel the running rebuild after its current batch' })
+  cancel(
+    @Req() request: AuthenticatedRequest,
+    @Param('name') name: string,
+  ): Promise<{ rebuild: RebuildProgress }> {
+    return this.audited(request, 'projection.rebuild.cancel', name, async () => {
+      const projection = this.operations.catalog.getOrThrow(name);
+      const rebuild = await this.operations.rebuilder.cancel(projection.name);
+      return { result: { rebuild }, details: { rebuildId: rebuild.id } };
+    });
+  }
+
+  private async audited<T>(
+    request: AuthenticatedRequest,
+    action: string,
+    target: string,
+    work: () => Promise<{ result: T; details: Record<string, unknown> }>,
+  ): Promise<T> {
+    const actorKeyId = request.principal?.keyId ?? null;
+    const safeTarget = target.slice(0, 100);
+    try {
+      const { result, details } = await work();
+      await this.audit.record({ actorKeyId, action, target: safeTarget, outcome: 'done', details });
+      return result;
+    } catch (error) {
+      if (error instanceof ProjectionOperationError) {
+        await this.audit.record({
+          actorKeyId,
+          action,
+          target: safeTarget,
+          outcome:
+            error.code === 'UNKNOWN_PROJECTION' || error.code === 'NO_REBUILD_RUNNING'
+              ? 'not-found'
+              : 'refused',
+          details: { reason: error.code },
+        });
+      }
+      throw error;
+    }
+  }
+}
+
+function rebuildOptionsOrThrow(body: unknown): { to?: bigint; resume: boolean } {
+  if (body === undefined || body === null) return { resume: false };
+  if (!isJsonObject(body)) {
+    throw new ProjectionOperationError('INVALID_REQUEST', 'The body must be a JSON object');
+  }
+  const unknown = Object.keys(body).filter((key) => key !== 'to' && key !== 'resume');
+  if (unknown.length > 0) {
+    throw new ProjectionOperationError(
+      'INVALID_REQUEST',
+      `Unknown field(s): ${unknown.join(', ').slice(0, 200)}; expected "to" and/or "resume"`,
+    );
+  }
+  const { to, resume } = body;
+  if (resume !== undefined && typeof resume !== 'boolean') {
+    throw new ProjectionOperationError('INVALID_REQUEST', 'resume must be true or false');
+  }
+  if (to === undefined || to === null) return { resume: resume ?? false };
+  const text = typeof to === 'number' && Number.isSafeInteger(to) ? String(to) : to;
+  if (typeof text !== 'string' || !/^\d{1,19}$/.test(text)) {
+    throw new ProjectionOperationError(
+      'INVALID_RANGE',
+      'to must be a global position: a whole number from 1',
+    );
+  }
+  return { to: BigInt(text), resume: resume ?? false };
+}

@@ -1,0 +1,41 @@
+import type { MigrationSet } from '@touchline/platform';
+
+/**
+ * The operations feature's own tables, a migration set of its own so it evolves without
+ * touching the server's numbering. Forward-only; never edit an applied migration.
+ */
+export const operationsMigrationSet: MigrationSet = {
+  name: 'operations',
+  migrations: [
+    {
+      version: 1,
+      name: 'projection rebuilds',
+      sql: `
+        CREATE SCHEMA IF NOT EXISTS projections;
+        -- One row per rebuild asked for. A running row with a fresh heartbeat is also the signal
+        -- that makes the live projector of that projection step aside (see docs/operations.md).
+        CREATE TABLE projections.rebuilds (
+          id                uuid PRIMARY KEY,
+          projection        text NOT NULL,
+          version           integer NOT NULL,
+          status            text NOT NULL CHECK (status IN ('running', 'completed', 'cancelled', 'failed', 'interrupted')),
+          mode              text NOT NULL CHECK (mode IN ('rebuild', 'resume')),
+          requested_by      uuid,
+          requested_at      timestamptz NOT NULL DEFAULT now(),
+          started_at        timestamptz,
+          heartbeat_at      timestamptz NOT NULL DEFAULT now(),
+          finished_at       timestamptz,
+          target_position   bigint,
+          target_events     bigint,
+          events_applied    bigint NOT NULL DEFAULT 0,
+          cancel_requested  boolean NOT NULL DEFAULT false,
+          error_code        text,
+          error_message     text
+        );
+        -- At most one running rebuild per projection: the second one is refused by this index.
+        CREATE UNIQUE INDEX rebuilds_one_running ON projections.rebuilds (projection) WHERE status = 'running';
+        CREATE INDEX rebuilds_latest ON projections.rebuilds (projection, requested_at DESC);
+      `,
+    },
+  ],
+};

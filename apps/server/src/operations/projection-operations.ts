@@ -1,0 +1,81 @@
+import {
+  type EventStore,
+  formatCheckpoint,
+  START,
+  compareCheckpoints,
+} from '@touchline/event-store';
+import type { Projection } from '../projector/projection';
+import type { ProjectionCatalog } from './projection-catalog';
+import type { ProjectionStatusReader } from './projection-status';
+import type { ProjectionRebuilder, RebuildProgress } from './projection-rebuilder';
+
+export type ProjectionState =
+  'running' | 'standing-by' | 'failing' | 'paused' | 'rebuilding' | 'starting' | 'stopped';
+
+export interface ProjectionView {
+  readonly name: string;
+  readonly version: number;
+  readonly tables: readonly string[];
+  /**
+   * From this process's projector when it runs one; otherwise `running` when some process holds
+   * the projection's lock, `stopped` when none does.
+   */
+  readonly status: ProjectionState;
+  readonly lastErrorCode: string | null;
+  /** `<transactionId>/<position>`, null before the first batch. */
+  readonly checkpoint: string | null;
+  readonly checkpointPosition: number;
+  readonly headPosition: number;
+  readonly lagEvents: number;
+  readonly lagSeconds: number;
+  readonly lastAppliedAt: Date | null;
+  readonly rebuild: RebuildProgress | null;
+}
+
+/** What the admin API and the metrics say about projections. */
+export class ProjectionOperations {
+  constructor(
+    readonly catalog: ProjectionCatalog,
+    private readonly status: ProjectionStatusReader,
+    readonly rebuilder: ProjectionRebuilder,
+    private readonly store: EventStore,
+  ) {}
+
+  async list(): Promise<ProjectionView[]> {
+    const head = await this.store.head();
+    const views: ProjectionView[] = [];
+    for (const projection of this.catalog.all)
+      views.push(await this.view(projection, head.position));
+    return views;
+  }
+
+  async get(name: string): Promise<ProjectionView> {
+    const projection = this.catalog.getOrThrow(name);
+    return this.view(projection, (await this.store.head()).position);
+  }
+
+  private async view(projection: Projection, headPosition: bigint): Promise<ProjectionView> {
+    const { checkpoint, updatedAt } = await this.status.checkpoint(projection);
+    const lag = await this.status.lag(checkpoint);
+    const rebuild = await this.rebuilder.latest(projection.name);
+    const local = this.catalog.localStatus(projection.name);
+    let status: ProjectionState;
+    if (rebuild?.status === 'running') status = 'rebuilding';
+    else if (local) status = local.state === 'yielded' ? 'paused' : local.state;
+    else status = (await this.status.lockHeld(projection)) ? 'running' : 'stopped';
+    return {
+      name: projection.name,
+      version: projection.version,
+      tables: projection.tables ?? [],
+      status,
+      lastErrorCode: local?.lastErrorCode ?? null,
+      checkpoint: compareCheckpoints(checkpoint, START) === 0 ? null : formatCheckpoint(checkpoint),
+      checkpointPosition: Number(checkpoint.position),
+      headPosition: Number(headPosition),
+      lagEvents: lag.events,
+      lagSeconds: Math.round(lag.seconds * 1000) / 1000,
+      lastAppliedAt: updatedAt,
+      rebuild,
+    };
+  }
+}

@@ -1,0 +1,91 @@
+import type { GlobalCheckpoint } from '@touchline/event-store';
+import type { Pool } from 'pg';
+import { loadCheckpoint, projectionLockKey } from '../projector/projector';
+import type { Projection } from '../projector/projection';
+
+/** Counting stops here: a lag this large reads as "at least". */
+export const LAG_COUNT_CAP = 10_000_000;
+
+export interface CheckpointRow {
+  readonly checkpoint: GlobalCheckpoint;
+  readonly version: number | null;
+  /** When the projector last committed a batch (null before the first). */
+  readonly updatedAt: Date | null;
+}
+
+export interface ProjectionLag {
+  /** Events stored after the checkpoint (capped at LAG_COUNT_CAP). */
+  readonly events: number;
+  /**
+   * Seconds since the oldest event not yet applied was stored; 0 when caught up. Not "head time
+   * minus checkpoint time": after an idle hour one new event would read as an hour behind.
+   */
+  readonly seconds: number;
+}
+
+// Only events a reader may already see: below the oldest running transaction (see event-store.md).
+const AFTER = `(transaction_id, global_position) > ($1::xid8, $2::bigint)
+  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`;
+
+/** Read-only facts about projections, from the database: any process can answer them. */
+export class ProjectionStatusReader {
+  constructor(private readonly pool: Pool) {}
+
+  async checkpoint(projection: Projection): Promise<CheckpointRow> {
+    const { rows } = await this.pool.query<{ version: number; updated_at: Date }>(
+      'SELECT version, updated_at FROM projections.checkpoints WHERE projection = $1',
+      [projection.name],
+    );
+    const row = rows[0];
+    return {
+      checkpoint: await loadCheckpoint(this.pool, projection),
+      version: row?.version ?? null,
+      updatedAt: row?.updated_at ?? null,
+    };
+  }
+
+  async lag(after: GlobalCheckpoint): Promise<ProjectionLag> {
+    const { rows } = await this.pool.query<{ events: string; seconds: number | null }>(
+      `SELECT (SELECT count(*) FROM (SELECT 1 FROM event_store.events WHERE ${AFTER} LIMIT ${LAG_COUNT_CAP}) AS lagging)::text AS events,
+              (SELECT greatest(0, extract(epoch FROM clock_timestamp() - recorded_at))::float8
+                 FROM event_store.events WHERE ${AFTER}
+                ORDER BY transaction_id, global_position LIMIT 1) AS seconds`,
+      [after.transactionId.toString(), after.position.toString()],
+    );
+    return { events: Number(rows[0]?.events ?? 0), seconds: rows[0]?.seconds ?? 0 };
+  }
+
+  /** Events a replay from zero reads up to `until` (inclusive). */
+  async countUpTo(until: GlobalCheckpoint): Promise<number> {
+    const { rows } = await this.pool.query<{ events: string }>(
+      `SELECT count(*)::text AS events FROM event_store.events
+        WHERE (transaction_id, global_position) <= ($1::xid8, $2::bigint)`,
+      [until.transactionId.toString(), until.position.toString()],
+    );
+    return Number(rows[0]?.events ?? 0);
+  }
+
+  /** The checkpoint of the visible event at a global position, or null when there is none. */
+  async checkpointAt(position: bigint): Promise<GlobalCheckpoint | null> {
+    const { rows } = await this.pool.query<{ transaction_id: string }>(
+      `SELECT transaction_id::text AS transaction_id FROM event_store.events
+        WHERE global_position = $1 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`,
+      [position.toString()],
+    );
+    const row = rows[0];
+    return row ? { transactionId: BigInt(row.transaction_id), position } : null;
+  }
+
+  /** Whether some session holds the projection's advisory lock (a live projector or a rebuild). */
+  async lockHeld(projection: Projection): Promise<boolean> {
+    const { rows } = await this.pool.query<{ held: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND objsubid = 1
+            AND classid::text::bigint = (hashtext($1)::bigint >> 32) & 4294967295
+            AND objid::text::bigint = hashtext($1)::bigint & 4294967295) AS held`,
+      [projectionLockKey(projection)],
+    );
+    return rows[0]?.held ?? false;
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * `touchline projections ...`: list, show, rebuild (with a progress bar), cancel. Only talks to
+ * the admin API; the rebuild runs in the server, so closing the CLI does not stop it (Ctrl-C
+ * asks the server to cancel it).
+ */
+
+export type ApiCall = (method: string, route: string, body?: unknown) => Promise<unknown>;
+
+export interface ProjectionsCliOptions {
+  readonly json: boolean;
+  readonly to?: string;
+  readonly resume: boolean;
+  /** Return once the rebuild is accepted instead of following it. */
+  readonly detach: boolean;
+  readonly pollMs?: number;
+  /** Where the progress bar goes (stderr), so stdout keeps only the answer. */
+  readonly progress: { write(text: string): unknown; isTTY?: boolean };
+}
+
+interface RebuildView {
+  id: string;
+  status: string;
+  mode: string;
+  eventsApplied: number;
+  targetEvents: number | null;
+  targetPosition: number | null;
+  eventsPerSecond: number | null;
+  percent: number | null;
+  etaSeconds: number | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+interface ProjectionView extends Record<string, unknown> {
+  name: string;
+  rebuild: RebuildView | null;
+}
+
+export class ProjectionsCliError extends Error {}
+
+export const PROJECTIONS_HELP = `  projections list                            name, version, checkpoint, head, lag, status
+  projections show <name>                     one projection and its latest rebuild
+  projections rebuild <name> [--to POSITION] [--resume] [--detach]
+                                              empty and replay from zero, with a progress bar
+  projections cancel <name>                   stop the running rebuild after its batch`;
+
+const COLUMNS = [
+  'name',
+  'version',
+  'status',
+  'checkpointPosition',
+  'headPosition',
+  'lagEvents',
+  'lagSeconds',
+  'lastAppliedAt',
+];
+
+export async function projectionsCommand(
+  action: string | undefined,
+  name: string | undefined,
+  options: ProjectionsCliOptions,
+  call: ApiCall,
+  render: (rows: readonly Record<string, unknown>[], columns: readonly string[]) => string,
+): Promise<string> {
+  const route = (suffix = '') => {
+    if (!name) throw new ProjectionsCliError(`Missing the projection name.\n\n${PROJECTIONS_HELP}`);
+    return `/v1/admin/projections/${encodeURIComponent(name)}${suffix}`;
+  };
+  const show = (answer: unknown, text: () => string) =>
+    options.json ? JSON.stringify(answer, null, 2) : text();
+  switch (action ?? '') {
+    case 'list': {
+      const answer = (await call('GET', '/v1/admin/projections')) as { items: ProjectionView[] };
+      return show(answer, () => render(answer.items, COLUMNS));
+    }
+    case 'show': {
+      const answer = (await call('GET', route())) as ProjectionView;
+      return show(answer, () => `${render([answer], COLUMNS)}\n${describeRebuild(answer.rebuild)}`);
+    }
+    case 'cancel': {
+      const answer = (await call('DELETE', route('/rebuild'))) as { rebuild: RebuildView };
+      return show(answer, () => `Cancel requested for rebuild ${answer.rebuild.id} of ${name}.`);
+    }
+    case 'rebuild': {
+      const body = {
+        ...(options.to === undefined ? {} : { to: options.to }),
+        ...(options.resume ? { resume: true } : {}),
+      };
+      const started = (await call('POST', route('/rebuild'), body)) as { rebuild: RebuildView };
+      if (options.detach) {
+        return show(
+          started,
+          () =>
+            `Rebuild ${started.rebuild.id} of ${name} started; follow it with: touchline projections show ${name}`,
+        );
+      }
+      const finished = await follow(started.rebuild.id, route(), options, call);
+      if (finished.status === 'failed') throw new ProjectionsCliError(describeRebuild(finished));
+      return show(finished, () => describeRebuild(finished));
+    }
+    default:
+      throw new ProjectionsCliError(
+        `Unknown command "projections ${action ?? ''}".\n\n${PROJECTIONS_HELP}`,
+      );
+  }
+}
+
+async function follow(
+  id: string,
+  route: string,
+  options: ProjectionsCliOptions,
+  call: ApiCall,
+): Promise<RebuildView> {
+  let cancelling = false;
+  const onInterrupt = () => {
+    if (cancelling) process.exit(130);
+    cancelling = true;
+    options.progress.write('\nCancelling the rebuild (Ctrl-C again to leave it running)...\n');
+    void call('DELETE', `${route}/rebuild`).catch(() => undefined);
+  };
+  process.on('SIGINT', onInterrupt);
+  let lastLine = '';
+  try {
+    for (;;) {
+      const view = (await call('GET', route)) as ProjectionView;
+      const rebuild = view.rebuild;
+      if (!rebuild || rebuild.id !== id) {
+        throw new ProjectionsCliError(`Rebuild ${id} is no longer the latest of this projection`);
+      }
+      const line = progressLine(view.name, rebuild);
+      if (line !== lastLine) {
+        options.progress.write(options.progress.isTTY ? `\r${line}` : `${line}\n`);
+        lastLine = line;
+      }
+      if (rebuild.status !== 'running') {
+        if (options.progress.isTTY) options.progress.write('\n');
+        return rebuild;
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 500));
+    }
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+/** `customer_activity [########------------]  40.0%  1200/3000 events  2500 ev/s  ETA 1s` */
+export function progressLine(name: string, rebuild: RebuildView): string {
+  const width = 24;
+  const percent = rebuild.percent ?? 0;
+  const filled = Math.round((percent / 100) * width);
+  const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+  const rate = rebuild.eventsPerSecond === null ? '- ev/s' : `${rebuild.eventsPerSecond} ev/s`;
+  const eta =
+    rebuild.status === 'running'
+      ? `ETA ${rebuild.etaSeconds === null ? '-' : formatDuration(rebuild.etaSeconds)}`
+      : rebuild.status;
+  return `${name} ${bar} ${percent.toFixed(1).padStart(5)}%  ${rebuild.eventsApplied}/${rebuild.targetEvents ?? '?'} events  ${rate}  ${eta}`;
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60
+    ? `${minutes}m${seconds % 60}s`
+    : `${Math.floor(minutes / 60)}h${minutes % 60}m`;
+}
+
+function describeRebuild(rebuild: RebuildView | null): string {
+  if (!rebuild) return 'No rebuild yet.';
+  const base = `Rebuild ${rebuild.id} (${rebuild.mode}): ${rebuild.status}, ${rebuild.eventsApplied} of ${rebuild.targetEvents ?? '?'} events up to position ${rebuild.targetPosition ?? '?'}`;
+  return rebuild.errorCode || rebuild.errorMessage
+    ? `${base}\n${rebuild.errorCode ?? ''} ${rebuild.errorMessage ?? ''}`.trimEnd()
+    : base;
+}

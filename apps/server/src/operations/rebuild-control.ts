@@ -1,0 +1,31 @@
+import type { Pool } from 'pg';
+import type { ProjectorControl } from '../projector/projector';
+
+/** A running rebuild whose heartbeat is older than this has died; its projection moves on. */
+export const REBUILD_HEARTBEAT_TIMEOUT_SECONDS = 30;
+
+/**
+ * Tells a live projector to step aside while a rebuild of its projection runs (in this process
+ * or any other). The signal is the rebuild's row with a fresh heartbeat: when the rebuilding
+ * process dies, the heartbeat stops and the projector resumes from the rebuild's checkpoint.
+ */
+export class RebuildControl implements ProjectorControl {
+  constructor(private readonly pool: Pool) {}
+
+  async shouldYield(projection: string): Promise<boolean> {
+    try {
+      const { rows } = await this.pool.query<{ running: boolean }>(
+        `SELECT EXISTS (
+           SELECT 1 FROM projections.rebuilds
+            WHERE projection = $1 AND status = 'running'
+              AND heartbeat_at > now() - make_interval(secs => $2)) AS running`,
+        [projection, REBUILD_HEARTBEAT_TIMEOUT_SECONDS],
+      );
+      return rows[0]?.running ?? false;
+    } catch (error) {
+      // Before the operations migration ran there is nothing to yield to.
+      if ((error as { code?: unknown }).code === '42P01') return false;
+      throw error;
+    }
+  }
+}
