@@ -410,8 +410,31 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+/**
+ * Issue 5's model speed: fit on the full CDNOW master file and score 1M customers, with the
+ * compiled customer-value library (pure CPU, no services). Part of every run unless --only
+ * leaves out "models"; --quick scores 200,000.
+ */
+async function modelBench() {
+  const only = process.argv.find((a) => a.startsWith('--only='));
+  if (only && !only.slice(7).split(',').includes('models')) return;
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const script = fileURLToPath(
+    new URL('../../libs/customer-value/bench/customer-value.bench.mjs', import.meta.url),
+  );
+  process.stdout.write('\nModels (customer value: BG/NBD + Gamma-Gamma on CDNOW, scoring):\n');
+  const quick = process.argv.includes('--quick');
+  const result = spawnSync(process.execPath, [script], {
+    stdio: 'inherit',
+    env: { ...process.env, ...(quick ? { SCORE_CUSTOMERS: '200000' } : {}) },
+  });
+  if (result.status !== 0) throw new Error(`the model benchmark failed (exit ${result.status})`);
+}
+
 main()
   .then(() => cleanupAll())
+  .then(() => modelBench())
   .then(
     () => process.exit(0),
     async (error) => {
