@@ -176,6 +176,36 @@ describe('customer value: import, historical value, CLV (embedded mode)', () => 
     );
     expect(scores.rows[0]).toEqual({ n: CDNOW_CUSTOMERS, bad: 0 });
 
+    // RFM: every buyer scored 1..5 on each axis, the quintiles roughly even on monetary value,
+    // and every buyer in exactly one named segment.
+    const rfm = await db.query<{
+      n: number;
+      bad: number;
+      lowest: number;
+      highest: number;
+      segments: number;
+    }>(
+      `SELECT count(*)::int AS n,
+              count(*) FILTER (WHERE recency_score NOT BETWEEN 1 AND 5 OR frequency_score NOT BETWEEN 1 AND 5
+                OR monetary_score NOT BETWEEN 1 AND 5 OR segment IS NULL)::int AS bad,
+              count(*) FILTER (WHERE monetary_score = 1)::int AS lowest,
+              count(*) FILTER (WHERE monetary_score = 5)::int AS highest,
+              count(DISTINCT segment)::int AS segments
+         FROM read_models.customer_rfm`,
+    );
+    expect(rfm.rows[0]).toMatchObject({
+      n: CDNOW_CUSTOMERS,
+      bad: 0,
+      segments: expect.any(Number) as number,
+    });
+    expect(rfm.rows[0]!.lowest).toBeGreaterThan(CDNOW_CUSTOMERS * 0.15);
+    expect(rfm.rows[0]!.highest).toBeGreaterThan(CDNOW_CUSTOMERS * 0.15);
+    expect(rfm.rows[0]!.segments).toBeGreaterThanOrEqual(5);
+    const champion = await db.query<{ segment: string }>(
+      `SELECT segment FROM read_models.customer_rfm ORDER BY net_revenue DESC, order_count DESC, last_order_at DESC LIMIT 1`,
+    );
+    expect(['champions', 'loyal', 'at risk']).toContain(champion.rows[0]!.segment);
+
     // The customer of FHL 2005's example (x = 2, t_x = 30.43, T = 38.86), with the model shown.
     const one = await api('/v1/customers/0001/value');
     expect(one.status).toBe(200);

@@ -264,4 +264,41 @@ export const serverMigrations = [
       CREATE INDEX clv_scores_top ON models.clv_scores (fit_id, clv DESC, customer_key);
     `,
   },
+  {
+    version: 7,
+    name: 'RFM scores and segments',
+    sql: `
+      -- RFM quintiles (1..5, 5 best) over customers with at least one order, always current
+      -- because it is a view over customer_value. Ties share a score (rank, not row number), so
+      -- the result does not depend on row order. Recency ranks last_order_at: the most recent
+      -- fifth scores 5, whatever the date of the data.
+      CREATE VIEW read_models.customer_rfm AS
+      WITH buyers AS (
+        SELECT customer_key, last_order_at, order_count, net_revenue
+          FROM read_models.customer_value
+         WHERE order_count > 0 AND last_order_at IS NOT NULL
+      ), scored AS (
+        SELECT b.*,
+               1 + floor(5.0 * (rank() OVER (ORDER BY last_order_at) - 1) / count(*) OVER ())::int AS r,
+               1 + floor(5.0 * (rank() OVER (ORDER BY order_count) - 1) / count(*) OVER ())::int AS f,
+               1 + floor(5.0 * (rank() OVER (ORDER BY net_revenue) - 1) / count(*) OVER ())::int AS m
+          FROM buyers b
+      )
+      SELECT customer_key, last_order_at, order_count, net_revenue,
+             r AS recency_score, f AS frequency_score, m AS monetary_score,
+             CASE
+               WHEN r >= 4 AND f >= 4 AND m >= 4 THEN 'champions'
+               WHEN r >= 3 AND f >= 4 THEN 'loyal'
+               WHEN r >= 4 AND f = 1 THEN 'new'
+               WHEN r >= 4 AND f BETWEEN 2 AND 3 THEN 'potential loyalist'
+               WHEN r <= 2 AND f >= 3 THEN 'at risk'
+               WHEN r = 1 AND f = 1 THEN 'lost'
+               WHEN r <= 2 THEN 'hibernating'
+               ELSE 'need attention'
+             END AS segment
+        FROM scored;
+      COMMENT ON VIEW read_models.customer_rfm IS
+        'RFM quintile scores (5 best) and named segments; rules in docs/customer-value.md.';
+    `,
+  },
 ] as const;
