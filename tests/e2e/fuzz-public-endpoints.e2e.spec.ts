@@ -1,43 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
-import { Client } from 'pg';
-import { basicAuth, type ServerProcess, startServer } from './support/server-process';
+import { type EmbeddedTouchline, startEmbeddedTouchline } from './support/embedded-touchline';
+import { basicAuth } from './support/server-process';
 
 /**
  * Random and mutated payloads on every public endpoint: the service never crashes, never answers
  * 5xx for a client's mistake, and every event it accepts can be read back from the store.
  */
 describe('fuzzing the public endpoints', () => {
-  let dataDir: string;
-  let server: ServerProcess;
-  let writeKey: string;
-  let sql: Client;
+  let touchline: EmbeddedTouchline;
+  const serverUrl = (): string => touchline.server.url;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'touchline-fuzz-'));
-    server = await startServer({
-      TOUCHLINE_DATA_DIR: dataDir,
-      TOUCHLINE_LINK_SECRETS: 'fuzz-secret',
-    });
-    writeKey = (
-      JSON.parse(await readFile(path.join(dataDir, 'credentials.json'), 'utf8')) as {
-        writeKey: string;
-      }
-    ).writeKey;
-    const url = server.logs.find((l) => l.msg === 'embedded database started')?.[
-      'embeddedDatabaseUrl'
-    ];
-    sql = new Client({ connectionString: String(url) });
-    await sql.connect();
+    touchline = await startEmbeddedTouchline('fuzz', { TOUCHLINE_LINK_SECRETS: 'fuzz-secret' });
   });
 
   afterAll(async () => {
-    await sql?.end();
-    await server?.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await touchline?.stop();
   });
 
   const valid = () => ({
@@ -92,9 +71,9 @@ describe('fuzzing the public endpoints', () => {
   );
 
   const send = (route: string, body: string | Buffer, contentType = 'application/json') =>
-    fetch(`${server.url}${route}`, {
+    fetch(`${serverUrl()}${route}`, {
       method: 'POST',
-      headers: { 'content-type': contentType, authorization: basicAuth(writeKey) },
+      headers: { 'content-type': contentType, authorization: basicAuth(touchline.writeKey) },
       body,
     });
 
@@ -125,7 +104,7 @@ describe('fuzzing the public endpoints', () => {
     );
     // Everything accepted can be read back: stored, with the messageId it was accepted under.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const stored = await sql.query<{ id: string }>(
+    const stored = await touchline.sql.query<{ id: string }>(
       "SELECT data->>'messageId' AS id FROM event_store.events WHERE data->>'messageId' = ANY($1)",
       [accepted],
     );
@@ -162,13 +141,13 @@ describe('fuzzing the public endpoints', () => {
       { numRuns: 80 },
     );
     const tampered = await fetch(
-      `${server.url}/v1/t/click?u=${encodeURIComponent('https://evil.example')}&r=a%40b.c&m=1&s=forged`,
+      `${serverUrl()}/v1/t/click?u=${encodeURIComponent('https://evil.example')}&r=a%40b.c&m=1&s=forged`,
       { redirect: 'manual' },
     );
     expect(tampered.status).toBeGreaterThanOrEqual(400);
     expect(tampered.status).toBeLessThan(500);
     expect(tampered.headers.get('location')).toBeNull();
-    expect((await fetch(`${server.url}/health/live`)).status).toBe(200);
+    expect((await fetch(`${serverUrl()}/health/live`)).status).toBe(200);
   });
 
   it('refuses the NUL character, which PostgreSQL cannot store, and keeps accepting after it', async () => {
@@ -181,7 +160,7 @@ describe('fuzzing the public endpoints', () => {
     // Its dead letter was storable, and the pipeline is not blocked behind it.
     const next = valid();
     expect((await send('/v1/track', JSON.stringify(next))).status).toBe(200);
-    const stored = await sql.query(
+    const stored = await touchline.sql.query(
       "SELECT 1 FROM event_store.events WHERE data->>'messageId' = $1",
       [next.messageId],
     );

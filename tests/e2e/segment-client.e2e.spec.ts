@@ -1,44 +1,29 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Analytics } from '@segment/analytics-node';
-import { Client } from 'pg';
-import { type ServerProcess, startServer } from './support/server-process';
+import { type EmbeddedTouchline, startEmbeddedTouchline } from './support/embedded-touchline';
 
 /**
  * Segment's own Node.js library, unchanged, pointed at Touchline: every call type it sends is
  * accepted and stored as its typed event.
  */
 describe("Segment's analytics-node library against Touchline", () => {
-  let dataDir: string;
-  let server: ServerProcess;
-  let sql: Client;
-  let writeKey: string;
+  let touchline: EmbeddedTouchline;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'touchline-segment-'));
-    server = await startServer({ TOUCHLINE_DATA_DIR: dataDir });
-    writeKey = (
-      JSON.parse(await readFile(path.join(dataDir, 'credentials.json'), 'utf8')) as {
-        writeKey: string;
-      }
-    ).writeKey;
-    const url = server.logs.find((l) => l.msg === 'embedded database started')?.[
-      'embeddedDatabaseUrl'
-    ];
-    sql = new Client({ connectionString: String(url) });
-    await sql.connect();
+    touchline = await startEmbeddedTouchline('segment');
   });
 
   afterAll(async () => {
-    await sql?.end();
-    await server?.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await touchline?.stop();
   });
 
   it('accepts track, identify, page, screen, group and alias as the library sends them', async () => {
-    const analytics = new Analytics({ writeKey, host: server.url, flushAt: 10, maxRetries: 1 });
+    const analytics = new Analytics({
+      writeKey: touchline.writeKey,
+      host: touchline.server.url,
+      flushAt: 10,
+      maxRetries: 1,
+    });
     const failures: unknown[] = [];
     analytics.on('error', (error) => failures.push(error));
     const userId = `segment-${randomUUID()}`;
@@ -62,7 +47,7 @@ describe("Segment's analytics-node library against Touchline", () => {
     await analytics.closeAndFlush({ timeout: 20_000 });
     expect(failures).toEqual([]);
 
-    const stored = await sql.query<{ event_type: string }>(
+    const stored = await touchline.sql.query<{ event_type: string }>(
       'SELECT event_type FROM event_store.events WHERE stream_id = $1 ORDER BY event_type',
       [`user:${userId}`],
     );

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { computeTwilioSignature, signTrackedLink } from '@touchline/touchpoints';
 import { createSendGridTestKeys, sendGridSignatureHeaders } from '@touchline/touchpoints/testing';
-import { Client } from 'pg';
-import { basicAuth, eventually, type ServerProcess, startServer } from './support/server-process';
+import type { Client } from 'pg';
+import { type EmbeddedTouchline, startEmbeddedTouchline } from './support/embedded-touchline';
+import { basicAuth, eventually, type ServerProcess } from './support/server-process';
 
 /**
  * Email, phone and other touchpoints over HTTP, each provider's authentication checked for real:
@@ -16,7 +14,7 @@ describe('email, phone and other touchpoints, embedded mode', () => {
   const sendgrid = createSendGridTestKeys();
   const twilioToken = `twilio-${randomUUID()}`;
   const linkSecret = `links-${randomUUID()}`;
-  let dataDir: string;
+  let touchline: EmbeddedTouchline;
   let server: ServerProcess;
   let apiKey: string;
   let sql: Client;
@@ -37,18 +35,12 @@ describe('email, phone and other touchpoints, embedded mode', () => {
     ).rows.map((r) => r.type);
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'touchline-touchpoints-'));
-    server = await startServer({
-      TOUCHLINE_DATA_DIR: dataDir,
+    touchline = await startEmbeddedTouchline('touchpoints', {
       SENDGRID_WEBHOOK_PUBLIC_KEY: sendgrid.publicKeyBase64,
       TWILIO_AUTH_TOKEN: twilioToken,
       TOUCHLINE_LINK_SECRETS: linkSecret,
     });
-    apiKey = (
-      JSON.parse(await readFile(path.join(dataDir, 'credentials.json'), 'utf8')) as {
-        apiKey: string;
-      }
-    ).apiKey;
+    ({ server, apiKey, sql } = touchline);
     for (const [sourceId, channel] of [
       ['mail', 'email'],
       ['voice', 'phone'],
@@ -58,17 +50,10 @@ describe('email, phone and other touchpoints, embedded mode', () => {
       expect(response.status).toBe(201);
       writeKeys[sourceId] = ((await response.json()) as { key: string }).key;
     }
-    const url = server.logs.find((l) => l.msg === 'embedded database started')?.[
-      'embeddedDatabaseUrl'
-    ];
-    sql = new Client({ connectionString: String(url) });
-    await sql.connect();
   });
 
   afterAll(async () => {
-    await sql?.end();
-    await server?.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await touchline?.stop();
   });
 
   it('stores signed SendGrid events under the normalized recipient, and refuses a tampered body', async () => {
