@@ -213,4 +213,65 @@ describe('administration (CLI and admin API), embedded mode', () => {
       stderr: expect.stringContaining('Cannot reach') as string,
     });
   });
+
+  it('exports everything held about a customer as JSON, for admins only, and audits it', async () => {
+    const writeKey = (
+      JSON.parse(await readFile(path.join(dataDir, 'credentials.json'), 'utf8')) as {
+        writeKey: string;
+      }
+    ).writeKey;
+    const userId = `export-${randomUUID()}`;
+    const sent = await fetch(`${server.url}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: basicAuth(writeKey) },
+      body: JSON.stringify({
+        batch: [
+          { type: 'identify', userId, traits: { plan: 'pro' } },
+          { type: 'track', userId, event: 'Report Exported' },
+        ],
+      }),
+    });
+    expect(sent.status).toBe(200);
+    const exported = await eventually(async () => {
+      const response = await admin(`/v1/admin/customers/${userId}/export`);
+      const body =
+        response.status === 200
+          ? ((await response.json()) as {
+              customerKey: string;
+              events: Array<{ type: string; data: { userId: string } }>;
+              readModels: Record<string, unknown[]>;
+            })
+          : undefined;
+      return body && body.readModels['read_models.customer_activity']?.length === 1
+        ? body
+        : undefined;
+    });
+    expect(exported.customerKey).toBe(`user:${userId}`);
+    expect(exported.events.map((e) => e.type)).toEqual(['UserIdentified', 'WebEventTracked']);
+    expect(exported.events[0]?.data.userId).toBe(userId);
+    expect(Object.keys(exported.readModels)).toEqual(
+      expect.arrayContaining(['read_models.customer_value', 'models.clv_scores']),
+    );
+
+    expect((await admin(`/v1/admin/customers/nobody-${randomUUID()}/export`)).status).toBe(404);
+    const analyst = await cliJson<{ key: string }>(
+      'keys',
+      'create',
+      '--role',
+      'analyst',
+      '--label',
+      'export check',
+    );
+    const forbidden = await fetch(`${server.url}/v1/admin/customers/${userId}/export`, {
+      headers: { authorization: `Bearer ${analyst.key}` },
+    });
+    expect(forbidden.status).toBe(403);
+    const audit = await cliJson<{ items: Array<{ action: string; outcome: string }> }>('audit');
+    expect(audit.items).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ action: 'customer.export', outcome: 'done' }),
+        expect.objectContaining({ action: 'customer.export', outcome: 'not-found' }),
+      ]),
+    );
+  });
 });

@@ -2,6 +2,7 @@ import { type DynamicModule, Module, type Provider, type Type } from '@nestjs/co
 import { APP_FILTER } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { AdminModule } from './admin/admin.module';
+import { PrivacyModule } from './privacy/privacy.module';
 import { ApiKeyStore } from './auth/api-keys';
 import { CollectorModule } from './collector/collector.module';
 import { ErrorFilter } from './common/error.filter';
@@ -48,6 +49,7 @@ export class AppModule {
         AdminModule,
         ValueModule,
         OperationsModule,
+        PrivacyModule,
       ],
       controllers: [HealthController],
       providers: [{ provide: APP_FILTER, useClass: ErrorFilter }],
