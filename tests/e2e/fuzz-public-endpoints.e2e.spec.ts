@@ -150,12 +150,20 @@ describe('fuzzing the public endpoints', () => {
     expect((await fetch(`${serverUrl()}/health/live`)).status).toBe(200);
   });
 
-  it('refuses the NUL character, which PostgreSQL cannot store, and keeps accepting after it', async () => {
+  it('refuses NUL and lone surrogates, which PostgreSQL cannot store, and keeps accepting after them', async () => {
     const poisoned = JSON.stringify({ ...valid(), properties: { note: 'a\u0000b' } });
     const refused = await send('/v1/track', poisoned);
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({
       error: { code: 'INVALID_JSON', message: expect.stringContaining('NUL') as string },
+    });
+    const surrogate = await send(
+      '/v1/track',
+      JSON.stringify({ ...valid(), properties: { note: 'a\uD800b' } }),
+    );
+    expect(surrogate.status).toBe(400);
+    expect(await surrogate.json()).toMatchObject({
+      error: { message: expect.stringContaining('surrogate') as string },
     });
     // Its dead letter was storable, and the pipeline is not blocked behind it.
     const next = valid();

@@ -16,18 +16,30 @@ export function jsonProblem(value: unknown, maxDepth: number): string | null {
   while (stack.length > 0) {
     const { value: current, depth } = stack.pop()!;
     if (typeof current === 'string') {
-      if (current.includes('\u0000'))
-        return 'the JSON contains the NUL character (\\u0000), which cannot be stored';
+      const problem = unstorableText(current);
+      if (problem !== null) return problem;
       continue;
     }
     if (typeof current !== 'object' || current === null) continue;
     if (depth >= maxDepth) return `the JSON is nested deeper than ${maxDepth} levels`;
     for (const [key, child] of Object.entries(current)) {
-      if (key.includes('\u0000'))
-        return 'the JSON contains the NUL character (\\u0000), which cannot be stored';
+      const problem = unstorableText(key);
+      if (problem !== null) return problem;
       stack.push({ value: child, depth: depth + 1 });
     }
   }
+  return null;
+}
+
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** PostgreSQL text and jsonb refuse NUL and lone UTF-16 surrogates (not valid Unicode). */
+function unstorableText(text: string): string | null {
+  if (text.includes('\u0000'))
+    return 'the JSON contains the NUL character (\\u0000), which cannot be stored';
+  if (LONE_SURROGATE.test(text))
+    return 'the JSON contains a lone UTF-16 surrogate (\\uD800-\\uDFFF), which is not valid Unicode';
   return null;
 }
 

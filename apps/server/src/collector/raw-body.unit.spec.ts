@@ -19,4 +19,10 @@ describe('JSON the collector refuses to store', () => {
     expect(jsonProblem({ properties: { 'k\u0000': 1 } }, 64)).toMatch(/NUL/);
     expect(jsonProblem({ event: 'ok \\u0000 as text' }, 64)).toBeNull();
   });
+
+  it('refuses lone UTF-16 surrogates, which PostgreSQL jsonb rejects, and accepts pairs', () => {
+    expect(jsonProblem({ event: 'a\uD800b' }, 64)).toMatch(/surrogate/);
+    expect(jsonProblem({ event: 'a\uDE00' }, 64)).toMatch(/surrogate/);
+    expect(jsonProblem({ event: 'smile \uD83D\uDE00' }, 64)).toBeNull();
+  });
 });
