@@ -10,6 +10,7 @@ export type {
   MergeRefused,
   RefusalReason,
 } from './decisions';
+export { anchorIdentifierOf } from './anchor';
 export { IdentityError, isIdentityError, type IdentityErrorCode } from './errors';
 export {
   canonicalIdentifier,
