@@ -8,6 +8,7 @@ import {
   type Transport,
 } from '@touchline/messaging';
 import { KafkaTransport } from '@touchline/messaging-kafka';
+import { profilesMigrationSet } from '../profiles/profiles.migrations';
 import { createPool, runMigrations, startEmbeddedPostgres } from '@touchline/platform';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
@@ -49,6 +50,7 @@ export class Runtime {
     try {
       await runMigrations(pool, { name: 'event_store', migrations: eventStoreMigrations });
       await runMigrations(pool, { name: 'server', migrations: serverMigrations });
+      await runMigrations(pool, profilesMigrationSet);
     } catch (error) {
       await pool.end();
       await stopEmbedded?.();

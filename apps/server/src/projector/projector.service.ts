@@ -13,6 +13,7 @@ import { webTouchpointsProjection } from './web-touchpoints.projection';
 import { customerValueProjectionFromEnv } from '../value/customer-value.projection';
 import { RebuildControl } from '../operations/rebuild-control';
 import { Projector } from './projector';
+import { customerProfileProjectionFromEnv } from '../profiles/customer-profile.projection-config';
 
 /** Runs every projection's projector while the application runs. */
 @Injectable()
@@ -26,6 +27,7 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
       activityProjection,
       webTouchpointsProjection,
       customerValueProjectionFromEnv(process.env),
+      customerProfileProjectionFromEnv(process.env),
     ].map(
       (projection) =>
         new Projector(runtime.pool, runtime.eventStore, projection, projectorLogger, { control }),

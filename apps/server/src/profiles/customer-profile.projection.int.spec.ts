@@ -1,0 +1,295 @@
+import type { RecordedEvent } from '@touchline/event-store';
+import { eventStoreMigrationSet } from '@touchline/event-store-postgres';
+import { compileRulesOrThrow, DEFAULT_IDENTITY_RULES } from '@touchline/identity';
+import { createPool, runMigrations } from '@touchline/platform';
+import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
+import fc from 'fast-check';
+import type { Pool } from 'pg';
+import { serverMigrations } from '../migrations/server.migrations';
+import { applyBatchWithCheckpoint } from '../projector/projector';
+import { parseFxTable } from '../value/domain/fx';
+import { CustomerProfileProjection } from './customer-profile.projection';
+import { profilesMigrationSet } from './profiles.migrations';
+
+const rules = compileRulesOrThrow(DEFAULT_IDENTITY_RULES);
+const fx = parseFxTable('USD', 'EUR=1.10');
+const newProjection = () => new CustomerProfileProjection(rules, fx);
+
+let position = 0n;
+function recorded(
+  type: string,
+  channel: string,
+  occurredAt: string,
+  data: Record<string, unknown>,
+  eventId = `ev-${String(++position)}`,
+): RecordedEvent {
+  return {
+    eventId,
+    type,
+    data,
+    schemaVersion: 1,
+    streamId: 'ignored-by-this-projection',
+    streamVersion: 0,
+    globalPosition: position,
+    transactionId: 1n,
+    metadata: { channel, occurredAt },
+    recordedAt: new Date(occurredAt),
+  };
+}
+
+const page = (anonymousId: string, at: string, name: string, userId: string | null = null) =>
+  recorded('WebPageViewed', 'web', at, { userId, anonymousId, name, properties: {}, context: {} });
+const identify = (userId: string, anonymousId: string | null, at: string, traits: object) =>
+  recorded('UserIdentified', 'web', at, { userId, anonymousId, traits, context: {} });
+const emailOpened = (recipient: string, at: string, campaignId: string) =>
+  recorded('EmailOpened', 'email', at, { recipient, campaignId, provider: 'sendgrid' });
+const callEnded = (customerPhone: string, at: string, topic: string) =>
+  recorded('CallEnded', 'phone', at, { customerPhone, topic, disposition: 'resolved' });
+const order = (userId: string, at: string, orderId: string, revenue: string, currency: string) =>
+  recorded('OrderCompleted', 'web', at, {
+    userId,
+    anonymousId: null,
+    orderId,
+    revenue,
+    currency,
+    products: [],
+    properties: {},
+    context: {},
+  });
+
+interface ProfileRow {
+  customer_id: string;
+  identifiers: string[];
+  traits: Record<string, unknown>;
+  web_events: number;
+  email_events: number;
+  phone_events: number;
+  total_events: number;
+  first_seen_at: Date;
+  last_contact_type: string;
+  last_contact_channel: string;
+  last_contact_summary: string;
+}
+
+const TABLES = {
+  customer_profiles: 'customer_id',
+  customer_identifiers: 'identifier',
+  identifier_facts: 'identifier',
+  identity_links: 'link_id, event_id, status',
+  customer_touchpoints: 'event_id',
+  identity_observations: 'event_id',
+};
+
+/** Every read-model row as text, in key order: two dumps are equal iff the tables are. */
+async function dump(pool: Pool): Promise<Record<string, string[]>> {
+  const result: Record<string, string[]> = {};
+  for (const [table, key] of Object.entries(TABLES)) {
+    const rows = await pool.query<{ row: string }>(
+      `SELECT t::text AS row FROM read_models.${table} t ORDER BY ${key}`,
+    );
+    result[table] = rows.rows.map((r) => r.row);
+  }
+  return result;
+}
+
+async function reset(pool: Pool, projection: CustomerProfileProjection): Promise<void> {
+  await pool.query(`TRUNCATE ${projection.tables.join(', ')}`);
+  await pool.query('DELETE FROM projections.checkpoints WHERE projection = $1', [projection.name]);
+}
+
+async function project(
+  pool: Pool,
+  projection: CustomerProfileProjection,
+  events: readonly RecordedEvent[],
+  batchSize: number,
+): Promise<void> {
+  for (let i = 0; i < events.length; i += batchSize) {
+    const batch = events.slice(i, i + batchSize);
+    const last = batch[batch.length - 1];
+    if (last === undefined) continue;
+    await applyBatchWithCheckpoint(pool, projection, batch, {
+      transactionId: last.transactionId,
+      position: last.globalPosition,
+    });
+  }
+}
+
+/** A small world: visitors who browse, some identify, get emails, call and buy. */
+function world(): RecordedEvent[] {
+  const events: RecordedEvent[] = [];
+  for (let c = 0; c < 12; c += 1) {
+    const day = String(10 + c).padStart(2, '0');
+    const anon = `anon-${String(c)}`;
+    const user = `user-${String(c % 10)}`; // users 0 and 1 come back on a second device
+    const email = `customer${String(c % 10)}@example.com`;
+    events.push(page(anon, `2026-03-${day}T09:00:00.000Z`, 'Home'));
+    events.push(page(anon, `2026-03-${day}T09:05:00.000Z`, 'Pricing'));
+    if (c % 3 !== 2) {
+      events.push(
+        identify(user, anon, `2026-03-${day}T09:10:00.000Z`, {
+          email,
+          plan: c % 2 === 0 ? 'free' : 'pro',
+          phone: `+4420794600${String(c % 10).padStart(2, '0')}`,
+        }),
+      );
+      events.push(emailOpened(email.toUpperCase(), `2026-03-${day}T12:00:00.000Z`, `camp-${day}`));
+      events.push(order(user, `2026-03-${day}T10:00:00.000Z`, `o-${String(c)}`, '20.00', 'EUR'));
+    }
+    events.push(
+      callEnded(
+        `+4420794600${String(c % 10).padStart(2, '0')}`,
+        `2026-03-${day}T15:00:00.000Z`,
+        'billing',
+      ),
+    );
+  }
+  // A shared till email that would give user-3 a second user id: the limit refuses it.
+  events.push(
+    identify('user-4', null, '2026-03-30T08:00:00.000Z', { email: 'customer3@example.com' }),
+  );
+  return events;
+}
+
+describe.each(testDatabaseTargets())('customer profile projection ($name)', (target) => {
+  let database: TestDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    database = await target.create();
+    pool = createPool(database.url);
+    await runMigrations(pool, eventStoreMigrationSet);
+    await runMigrations(pool, { name: 'server', migrations: serverMigrations });
+    await runMigrations(pool, profilesMigrationSet);
+  }, 60_000);
+
+  afterAll(async () => {
+    await pool.end();
+    await database.drop();
+  });
+
+  it('joins anonymous browsing, identify, email and phone into one profile', async () => {
+    const projection = newProjection();
+    await reset(pool, projection);
+    await project(
+      pool,
+      projection,
+      [
+        page('a-1', '2026-01-01T10:00:00.000Z', 'Home'),
+        page('a-1', '2026-01-01T10:01:00.000Z', 'Shoes'),
+        identify('u-1', 'a-1', '2026-01-01T10:02:00.000Z', {
+          email: ' Ada@Example.COM ',
+          phone: '+44 20 7946 0958',
+          name: 'Ada',
+        }),
+        emailOpened('ada@example.com', '2026-01-02T08:00:00.000Z', 'spring'),
+        callEnded('+442079460958', '2026-01-03T16:00:00.000Z', 'delivery'),
+        identify('u-1', null, '2026-01-01T09:00:00.000Z', { name: 'Ada (older)', plan: 'pro' }),
+      ],
+      2,
+    );
+    const profiles = await pool.query<ProfileRow>(
+      'SELECT * FROM read_models.customer_profiles ORDER BY customer_id',
+    );
+    expect(profiles.rows).toHaveLength(1);
+    const profile = profiles.rows[0];
+    if (profile === undefined) throw new Error('no profile');
+    expect(profile.identifiers).toEqual([
+      'anonymousId:a-1',
+      'email:ada@example.com',
+      'phone:+442079460958',
+      'userId:u-1',
+    ]);
+    // Last writer by event time: the late-arriving older identify does not overwrite the name.
+    expect(profile.traits).toMatchObject({ name: 'Ada', plan: 'pro' });
+    expect(profile.web_events).toBe(4);
+    expect(profile.email_events).toBe(1);
+    expect(profile.phone_events).toBe(1);
+    expect(profile.total_events).toBe(6);
+    expect(profile.first_seen_at.toISOString()).toBe('2026-01-01T09:00:00.000Z');
+    expect(profile.last_contact_type).toBe('CallEnded');
+    expect(profile.last_contact_channel).toBe('phone');
+    expect(profile.last_contact_summary).toBe('delivery · resolved');
+    const timeline = await pool.query(
+      `SELECT t.type FROM read_models.customer_touchpoints t
+         JOIN read_models.customer_identifiers ci USING (identifier)
+        WHERE ci.customer_id = $1 ORDER BY occurred_at, event_id`,
+      [profile.customer_id],
+    );
+    expect(timeline.rows.map((r: { type: string }) => r.type)).toEqual([
+      'UserIdentified',
+      'WebPageViewed',
+      'WebPageViewed',
+      'UserIdentified',
+      'EmailOpened',
+      'CallEnded',
+    ]);
+  });
+
+  it('records a refused merge and keeps the customers apart', async () => {
+    const projection = newProjection();
+    await reset(pool, projection);
+    await project(pool, projection, world(), 7);
+    const refused = await pool.query(
+      `SELECT identifier_a, identifier_b, reason_code FROM read_models.identity_links WHERE status = 'refused'`,
+    );
+    expect(refused.rows).toContainEqual({
+      identifier_a: 'userId:user-4',
+      identifier_b: 'email:customer3@example.com',
+      reason_code: 'LIMIT_EXCEEDED',
+    });
+    const owners = await pool.query<{ n: number }>(
+      `SELECT count(DISTINCT customer_id)::int AS n FROM read_models.customer_identifiers
+        WHERE identifier IN ('userId:user-3', 'userId:user-4')`,
+    );
+    expect(owners.rows[0]?.n).toBe(2);
+    const revenue = await pool.query(
+      `SELECT net_revenue::text AS revenue, orders FROM read_models.customer_profiles p
+        WHERE 'userId:user-0' = ANY(p.identifiers)`,
+    );
+    // Two orders of 20.00 EUR (two devices of user-0) at 1.10.
+    expect(revenue.rows[0]).toEqual({ revenue: '44.00', orders: 2 });
+  });
+
+  it('gives the same tables for any arrival order, batching and restart', async () => {
+    const events = world();
+    const baseline = newProjection();
+    await reset(pool, baseline);
+    await project(pool, baseline, events, events.length);
+    const expected = await dump(pool);
+    expect(expected['customer_profiles']?.length).toBeGreaterThan(5);
+
+    await fc.assert(
+      fc.asyncProperty(
+        fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
+        fc.integer({ min: 1, max: 25 }),
+        fc.boolean(),
+        async (shuffled, batchSize, restartHalfway) => {
+          let projection = newProjection();
+          await reset(pool, projection);
+          const half = Math.floor(shuffled.length / 2);
+          await project(pool, projection, shuffled.slice(0, half), batchSize);
+          // A new process: its graph is loaded from the tables, not carried over in memory.
+          if (restartHalfway) projection = newProjection();
+          await project(pool, projection, shuffled.slice(half), batchSize);
+          expect(await dump(pool)).toEqual(expected);
+        },
+      ),
+      { numRuns: target.kind === 'pglite' ? 4 : 12 },
+    );
+  }, 120_000);
+
+  it('reloads its graph when another writer moved the tables on', async () => {
+    const events = world();
+    const live = newProjection();
+    await reset(pool, live);
+    await project(pool, live, events.slice(0, 20), 5);
+    // Another process applies the next events; the live one must not reuse its stale graph.
+    await project(pool, newProjection(), events.slice(20, 40), 5);
+    await project(pool, live, events.slice(40), 5);
+    const continued = await dump(pool);
+    const fresh = newProjection();
+    await reset(pool, fresh);
+    await project(pool, fresh, events, 1000);
+    expect(continued).toEqual(await dump(pool));
+  }, 60_000);
+});
