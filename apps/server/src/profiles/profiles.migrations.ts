@@ -127,5 +127,13 @@ export const profilesMigrationSet: MigrationSet = {
           ON read_models.customer_touchpoints (identifier, occurred_at, event_id);
       `,
     },
+    {
+      version: 2,
+      name: 'profile search by trait',
+      sql: `
+        -- trait.<name>=<value> filters are jsonb containment: this index answers them.
+        CREATE INDEX customer_profiles_traits ON read_models.customer_profiles USING gin (traits jsonb_path_ops);
+      `,
+    },
   ],
 };

@@ -7,12 +7,14 @@ import type { Runtime } from '../platform/runtime';
 import { RUNTIME } from '../platform/tokens';
 import { CustomerActivityEntity } from './customer-activity.entity';
 import { CustomersController } from './customers.controller';
+import { ProfileQueries } from '../profiles/profile-queries';
+import { ProfilesController } from '../profiles/profiles.controller';
 import { GetCustomerActivityHandler } from './get-customer-activity.query';
 import { GetCustomerSessionsHandler } from './get-customer-sessions.query';
 
 @Module({
   imports: [CqrsModule],
-  controllers: [CustomersController],
+  controllers: [CustomersController, ProfilesController],
   providers: [
     {
       provide: DataSource,
@@ -34,6 +36,7 @@ import { GetCustomerSessionsHandler } from './get-customer-sessions.query';
     },
     GetCustomerActivityHandler,
     GetCustomerSessionsHandler,
+    ProfileQueries,
   ],
 })
 export class QueryModule implements OnApplicationShutdown {
