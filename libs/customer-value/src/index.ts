@@ -36,3 +36,20 @@ export {
 } from './score-many';
 export { hyp2f1 } from './numerics/hypergeometric';
 export { lnGamma } from './numerics/special-functions';
+export {
+  AFFINITY_OPTION_LIMITS,
+  affinityFromCounts,
+  affinityOptionsOrThrow,
+  countCoPurchases,
+  CrossSellError,
+  DEFAULT_AFFINITY_OPTIONS,
+  minimumPairCustomers,
+  productAffinity,
+  type AffinityOptions,
+  type AffinityResult,
+  type AffinityRule,
+  type CoPurchaseCounts,
+  type CrossSellErrorCode,
+  type PairCount,
+} from './cross-sell';
+export * from './churn';

@@ -9,6 +9,7 @@ import {
 } from '@touchline/messaging';
 import { KafkaTransport } from '@touchline/messaging-kafka';
 import { profilesMigrationSet } from '../profiles/profiles.migrations';
+import { crossSellMigrationSet } from '../cross-sell/cross-sell.migrations';
 import { createPool, runMigrations, startEmbeddedPostgres } from '@touchline/platform';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
@@ -51,6 +52,7 @@ export class Runtime {
       await runMigrations(pool, { name: 'event_store', migrations: eventStoreMigrations });
       await runMigrations(pool, { name: 'server', migrations: serverMigrations });
       await runMigrations(pool, profilesMigrationSet);
+      await runMigrations(pool, crossSellMigrationSet);
     } catch (error) {
       await pool.end();
       await stopEmbedded?.();

@@ -14,6 +14,7 @@ import { customerValueProjectionFromEnv } from '../value/customer-value.projecti
 import { RebuildControl } from '../operations/rebuild-control';
 import { Projector } from './projector';
 import { customerProfileProjectionFromEnv } from '../profiles/customer-profile.projection-config';
+import { customerProductsProjection } from '../cross-sell/customer-products.projection';
 
 /** Runs every projection's projector while the application runs. */
 @Injectable()
@@ -28,6 +29,7 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
       webTouchpointsProjection,
       customerValueProjectionFromEnv(process.env),
       customerProfileProjectionFromEnv(process.env),
+      customerProductsProjection,
     ].map(
       (projection) =>
         new Projector(runtime.pool, runtime.eventStore, projection, projectorLogger, { control }),

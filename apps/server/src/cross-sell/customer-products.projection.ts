@@ -1,0 +1,143 @@
+import type { RecordedEvent } from '@touchline/event-store';
+import type { PoolClient } from 'pg';
+import type { Projection } from '../projector/projection';
+import {
+  type OrderPurchase,
+  type PurchaseFact,
+  purchaseFactOf,
+  type PurchaseRefund,
+} from './purchase-facts';
+
+function factOf(event: RecordedEvent): PurchaseFact | null {
+  const occurredAt = event.metadata['occurredAt'];
+  if (typeof occurredAt !== 'string') return null;
+  return purchaseFactOf({
+    eventId: event.eventId,
+    type: event.type,
+    customerKey: event.streamId,
+    occurredAt: new Date(occurredAt),
+    data: event.data,
+  });
+}
+
+const orderKey = (customerKey: string, orderId: string) => `${customerKey}\u0000${orderId}`;
+
+/**
+ * The products each customer key bought and kept (read_models.customer_products), for cross-sell.
+ * Idempotent per event: an order is recorded by the first event of its order id, a refund once
+ * per event id. The products of the touched customer keys are recomputed from their orders and
+ * refunds, so refunds that arrive before their order count as well.
+ */
+export const customerProductsProjection: Projection = {
+  name: 'customer_products',
+  version: 1,
+  tables: [
+    'read_models.customer_product_orders',
+    'read_models.customer_product_lines',
+    'read_models.customer_product_refunds',
+    'read_models.customer_products',
+  ],
+
+  async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
+    const facts = events.map(factOf).filter((f) => f !== null);
+    if (facts.length === 0) return;
+
+    const orders = new Map<string, OrderPurchase>();
+    for (const fact of facts) {
+      if (fact.kind !== 'order') continue;
+      const key = orderKey(fact.customerKey, fact.orderId);
+      if (!orders.has(key)) orders.set(key, fact);
+    }
+    await insertOrders(client, [...orders.values()]);
+    await insertRefunds(client, facts);
+    await refreshCustomerProducts(client, [...new Set(facts.map((f) => f.customerKey))]);
+  },
+};
+
+async function insertOrders(client: PoolClient, orders: OrderPurchase[]): Promise<void> {
+  if (orders.length === 0) return;
+  // An order id already recorded (a replay, or a second event for it) adds no line.
+  const inserted = await client.query<{ event_id: string }>(
+    `INSERT INTO read_models.customer_product_orders (customer_key, order_id, event_id, occurred_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+     ON CONFLICT DO NOTHING
+     RETURNING event_id`,
+    [
+      orders.map((o) => o.customerKey),
+      orders.map((o) => o.orderId),
+      orders.map((o) => o.eventId),
+      orders.map((o) => o.occurredAt),
+    ],
+  );
+  const recorded = new Set(inserted.rows.map((r) => r.event_id));
+  const lines = orders
+    .filter((o) => recorded.has(o.eventId))
+    .flatMap((o) => o.products.map((p) => ({ order: o, ...p })));
+  if (lines.length === 0) return;
+  await client.query(
+    `INSERT INTO read_models.customer_product_lines (customer_key, order_id, product_id, quantity)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+     ON CONFLICT DO NOTHING`,
+    [
+      lines.map((l) => l.order.customerKey),
+      lines.map((l) => l.order.orderId),
+      lines.map((l) => l.productId),
+      lines.map((l) => l.quantity),
+    ],
+  );
+}
+
+/** product_id '' and quantity null: the whole order. */
+interface RefundRow {
+  fact: PurchaseRefund;
+  productId: string;
+  quantity: number | null;
+}
+
+async function insertRefunds(client: PoolClient, facts: PurchaseFact[]): Promise<void> {
+  const rows = facts.flatMap((f): RefundRow[] => {
+    if (f.kind !== 'refund') return [];
+    if (f.products === 'whole-order') return [{ fact: f, productId: '', quantity: null }];
+    return f.products.map((p) => ({ fact: f, productId: p.productId, quantity: p.quantity }));
+  });
+  if (rows.length === 0) return;
+  await client.query(
+    `INSERT INTO read_models.customer_product_refunds
+       (event_id, product_id, customer_key, order_id, occurred_at, quantity)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                          $6::bigint[])
+     ON CONFLICT DO NOTHING`,
+    [
+      rows.map((r) => r.fact.eventId),
+      rows.map((r) => r.productId),
+      rows.map((r) => r.fact.customerKey),
+      rows.map((r) => r.fact.orderId),
+      rows.map((r) => r.fact.occurredAt),
+      rows.map((r) => r.quantity),
+    ],
+  );
+}
+
+/** A product is kept when its order is not refunded whole and not all its units were refunded. */
+async function refreshCustomerProducts(client: PoolClient, keys: string[]): Promise<void> {
+  await client.query('DELETE FROM read_models.customer_products WHERE customer_key = ANY($1)', [
+    keys,
+  ]);
+  await client.query(
+    `INSERT INTO read_models.customer_products
+       (customer_key, product_id, orders, first_bought_at, last_bought_at)
+     SELECT l.customer_key, l.product_id, count(*)::integer, min(o.occurred_at), max(o.occurred_at)
+       FROM read_models.customer_product_lines l
+       JOIN read_models.customer_product_orders o USING (customer_key, order_id)
+      WHERE l.customer_key = ANY($1)
+        AND NOT EXISTS (SELECT 1 FROM read_models.customer_product_refunds r
+                         WHERE r.customer_key = l.customer_key AND r.order_id = l.order_id
+                           AND r.product_id = '')
+        AND l.quantity > (SELECT coalesce(sum(r.quantity), 0)
+                            FROM read_models.customer_product_refunds r
+                           WHERE r.customer_key = l.customer_key AND r.order_id = l.order_id
+                             AND r.product_id = l.product_id)
+      GROUP BY l.customer_key, l.product_id`,
+    [keys],
+  );
+}

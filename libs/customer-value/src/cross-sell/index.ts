@@ -1,0 +1,17 @@
+export {
+  AFFINITY_OPTION_LIMITS,
+  affinityFromCounts,
+  affinityOptionsOrThrow,
+  comparePairs,
+  countCoPurchases,
+  CrossSellError,
+  DEFAULT_AFFINITY_OPTIONS,
+  minimumPairCustomers,
+  productAffinity,
+  type AffinityOptions,
+  type AffinityResult,
+  type AffinityRule,
+  type CoPurchaseCounts,
+  type CrossSellErrorCode,
+  type PairCount,
+} from './affinity';
