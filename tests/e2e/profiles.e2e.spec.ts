@@ -9,6 +9,7 @@ interface Profile {
   channels: Record<string, { events: number }>;
   totalEvents: number;
   lastContact: { channel: string; type: string; summary: string | null } | null;
+  consent: Record<string, { value: boolean; source: string }>;
 }
 
 interface TimelinePage {
@@ -73,6 +74,7 @@ describe('unified customer profile (embedded mode)', () => {
             anonymousId,
             userId,
             traits: { email: email.toUpperCase(), phone, plan: 'pro', name: 'Ada' },
+            context: { consent: { categoryPreferences: { Analytics: true, Advertising: false } } },
             messageId: randomUUID(),
             timestamp: '2026-11-01T09:10:00.000Z',
           },
@@ -144,6 +146,20 @@ describe('unified customer profile (embedded mode)', () => {
 
     const found = await json<{ items: Profile[] }>(`/v1/profiles?trait.plan=pro&channel=other`);
     expect(found.items.map((p) => p.customerId)).toContain(profile.customerId);
+
+    expect(profile.consent).toMatchObject({
+      Analytics: { value: true, source: 'UserIdentified' },
+      Advertising: { value: false, source: 'UserIdentified' },
+    });
+    // The anonymous visit before sign-up and the sign-up are one session of the customer.
+    const sessions = await json<{
+      items: { events: number; identifiers: { kind: string; value: string }[] }[];
+    }>(`/v1/profiles/${profile.customerId}/sessions`);
+    expect(sessions.items).toHaveLength(1);
+    expect(sessions.items[0]?.events).toBe(3);
+    expect(sessions.items[0]?.identifiers).toEqual(
+      expect.arrayContaining([{ kind: 'anonymousId', value: anonymousId }]),
+    );
   });
 
   it('pages the timeline in event-time order and filters it by channel', async () => {
@@ -184,5 +200,105 @@ describe('unified customer profile (embedded mode)', () => {
     await expectError(`/v1/profiles?cursor=bm9wZQ`, 400, 'cursor');
     await expectError(`/v1/profiles?x'%20OR%201=1--=1`, 400, 'unknown parameter');
     expect((await query(`/v1/profiles/lookup?userId=${userId}`, null)).status).toBe(401);
+  });
+  it('lets an admin undo a merge; a rebuild keeps it and gives byte-for-byte the same rows', async () => {
+    const shared = `anon-shared-${randomUUID()}`;
+    const send = async (body: object) => {
+      const response = await fetch(`${touchline.server.url}/v1/batch`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: basicAuth(touchline.writeKey),
+        },
+        body: JSON.stringify(body),
+      });
+      expect(response.status).toBe(200);
+    };
+    await send({
+      batch: [
+        { type: 'page', anonymousId: shared, name: 'Kiosk', timestamp: '2026-11-03T08:00:00Z' },
+        // Someone signs in on a shop's kiosk: the kiosk's anonymous id joins them.
+        { type: 'identify', anonymousId: shared, userId, timestamp: '2026-11-03T08:01:00Z' },
+      ],
+    });
+    const merged = await eventually(async () => {
+      const response = await query(`/v1/profiles/lookup?anonymousId=${shared}`);
+      if (response.status !== 200) return undefined;
+      const body = (await response.json()) as Profile;
+      return body.identifiers.some((i) => i.kind === 'userId') ? body : undefined;
+    });
+    const merges = await json<{
+      links: { linkId: string; status: string; between: { kind: string; value: string }[] }[];
+    }>(`/v1/profiles/${merged.customerId}/merges`);
+    const link = merges.links.find(
+      (l) => l.status === 'accepted' && l.between.some((i) => i.value === shared),
+    );
+    if (link === undefined) throw new Error('no link to the kiosk id');
+
+    const unmerge = (body: object) =>
+      fetch(`${touchline.server.url}/v1/admin/identity/unmerge`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${touchline.apiKey}`,
+        },
+        body: JSON.stringify(body),
+      });
+    const done = await unmerge({ linkId: link.linkId, reason: 'shared kiosk' });
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({ applied: true });
+    const kiosk = await json<Profile>(`/v1/profiles/lookup?anonymousId=${shared}`);
+    expect(kiosk.customerId).not.toBe(merged.customerId);
+    expect(kiosk.identifiers).toEqual([{ kind: 'anonymousId', value: shared }]);
+    const user = await json<Profile>(`/v1/profiles/lookup?userId=${userId}`);
+    expect(user.identifiers.map((i) => i.value)).not.toContain(shared);
+
+    const again = await unmerge({ linkId: link.linkId });
+    expect(await again.json()).toMatchObject({ applied: false });
+    const unknown = await unmerge({ linkId: 'no-such-link' });
+    expect(unknown.status).toBe(404);
+    expect((await unmerge({ linkId: 'x', eventId: 'y' })).status).toBe(400);
+
+    const dump = async () => {
+      const rows: string[] = [];
+      for (const table of [
+        'customer_profiles',
+        'customer_identifiers',
+        'identity_links',
+        'identifier_facts',
+        'customer_touchpoints',
+      ]) {
+        const result = await touchline.sql.query<{ row: string }>(
+          `SELECT t::text AS row FROM read_models.${table} t ORDER BY 1`,
+        );
+        rows.push(...result.rows.map((r) => `${table} ${r.row}`));
+      }
+      return rows;
+    };
+    const live = await dump();
+    const rebuild = await fetch(
+      `${touchline.server.url}/v1/admin/projections/customer_profiles/rebuild`,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${touchline.apiKey}`,
+        },
+        body: '{}',
+      },
+    );
+    expect(rebuild.status).toBe(202);
+    await eventually(async () => {
+      const response = await query('/v1/admin/projections/customer_profiles');
+      const view = (await response.json()) as {
+        lagEvents: number;
+        rebuild: { status: string } | null;
+      };
+      return view.rebuild?.status === 'completed' && view.lagEvents === 0 ? view : undefined;
+    }, 60_000);
+    expect(await dump()).toEqual(live);
+    expect((await json<Profile>(`/v1/profiles/lookup?anonymousId=${shared}`)).customerId).toBe(
+      kiosk.customerId,
+    );
   });
 });

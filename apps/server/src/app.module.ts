@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { AdminModule } from './admin/admin.module';
 import { PrivacyModule } from './privacy/privacy.module';
+import { IdentityAdminModule } from './profiles/identity-admin.module';
 import { ApiKeyStore } from './auth/api-keys';
 import { CollectorModule } from './collector/collector.module';
 import { ErrorFilter } from './common/error.filter';
@@ -17,6 +18,8 @@ import { RecorderModule } from './recorder/recorder.module';
 import { TrackerModule } from './tracker/tracker.module';
 import { TouchpointsModule } from './touchpoints/touchpoints.module';
 import { ValueModule } from './value/value.module';
+import { ChurnModule } from './churn/churn.module';
+import { CrossSellModule } from './cross-sell/cross-sell.module';
 
 /** Shared runtime parts, visible to every role's module. */
 @Module({})
@@ -48,8 +51,11 @@ export class AppModule {
         ...roleModules,
         AdminModule,
         ValueModule,
+        ChurnModule,
+        CrossSellModule,
         OperationsModule,
         PrivacyModule,
+        IdentityAdminModule,
       ],
       controllers: [HealthController],
       providers: [{ provide: APP_FILTER, useClass: ErrorFilter }],

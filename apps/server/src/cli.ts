@@ -12,6 +12,13 @@ import {
   projectionsCommand,
   ProjectionsCliError,
 } from './operations/projections-cli';
+import { CHURN_CLI_OPTIONS, CHURN_HELP, churnCommand, ChurnCliError } from './churn/churn-cli';
+import {
+  CROSS_SELL_CLI_OPTIONS,
+  CROSS_SELL_HELP,
+  crossSellCommand,
+  CrossSellCliError,
+} from './cross-sell/cross-sell-cli';
 
 const HELP = `Usage: touchline <command> [options]
 
@@ -32,6 +39,11 @@ ${PROJECTIONS_HELP}
       [--discount 0] [--min-customers 10]     fit BG/NBD + Gamma-Gamma and score every customer
   value top [--by clv|netRevenue] [--limit N] the most valuable customers
   value show <customer-id>                    historical value and the latest scores
+${CHURN_HELP}
+${CROSS_SELL_HELP}
+  identity unmerge --link ID | --event ID | --between userId:a,anonymousId:b [--reason R]
+                                              undo a merge (ids from GET /v1/profiles/{id}/merges)
+  identity revocations                        the merges an admin undid
 
 Options:
   --url URL    the Touchline server (env TOUCHLINE_URL, default http://127.0.0.1:8080)
@@ -142,7 +154,13 @@ async function run(argv: readonly string[]): Promise<string> {
       by: { type: 'string' },
       to: { type: 'string' },
       resume: { type: 'boolean', default: false },
+      link: { type: 'string' },
+      event: { type: 'string' },
+      between: { type: 'string' },
+      reason: { type: 'string' },
       detach: { type: 'boolean', default: false },
+      ...CHURN_CLI_OPTIONS,
+      ...CROSS_SELL_CLI_OPTIONS,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -343,6 +361,58 @@ async function run(argv: readonly string[]): Promise<string> {
       );
       return JSON.stringify(answer, null, 2);
     }
+    case 'identity unmerge': {
+      const body = {
+        ...(values.link === undefined ? {} : { linkId: values.link }),
+        ...(values.event === undefined ? {} : { eventId: values.event }),
+        ...(values.between === undefined ? {} : { between: values.between.split(',') }),
+        ...(values.reason === undefined ? {} : { reason: values.reason }),
+      };
+      const answer = (await call(options, 'POST', '/v1/admin/identity/unmerge', body)) as {
+        applied: boolean;
+        moved: { identifier: string; from: string | null; to: string | null }[];
+        customers: string[];
+      };
+      return show(answer, () =>
+        answer.applied
+          ? `Unmerged: ${answer.moved.length} identifier(s) moved; profiles recomputed: ${answer.customers.join(', ')}\n${table(answer.moved, ['identifier', 'from', 'to'])}`
+          : 'Already undone before: nothing changed.',
+      );
+    }
+    case 'identity revocations': {
+      const answer = (await call(options, 'GET', '/v1/admin/identity/revocations')) as Record<
+        string,
+        unknown
+      >[];
+      return show(answer, () => table(answer, ['requestedAt', 'requestedBy', 'target', 'reason']));
+    }
+    case 'cross-sell compute':
+    case 'cross-sell affinity':
+    case 'cross-sell candidates':
+    case 'cross-sell customer':
+      return crossSellCommand(
+        action,
+        target,
+        values,
+        (method, route, body) => call(options, method, route, body),
+        table,
+      ).catch((error: unknown) => {
+        throw error instanceof CrossSellCliError ? new CliError(error.message) : error;
+      });
+    case 'churn evaluate':
+    case 'churn list':
+    case 'churn show':
+    case 'churn evaluations':
+      return churnCommand(
+        action,
+        target,
+        values,
+        (method, route, body) => call(options, method, route, body),
+        table,
+        { progress: process.stderr },
+      ).catch((error: unknown) => {
+        throw error instanceof ChurnCliError ? new CliError(error.message) : error;
+      });
     case 'projections list':
     case 'projections show':
     case 'projections rebuild':

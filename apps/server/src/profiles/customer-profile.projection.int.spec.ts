@@ -1,6 +1,10 @@
 import type { RecordedEvent } from '@touchline/event-store';
 import { eventStoreMigrationSet } from '@touchline/event-store-postgres';
-import { compileRulesOrThrow, DEFAULT_IDENTITY_RULES } from '@touchline/identity';
+import {
+  compileRulesOrThrow,
+  DEFAULT_IDENTITY_RULES,
+  parseIdentifierOrThrow,
+} from '@touchline/identity';
 import { createPool, runMigrations } from '@touchline/platform';
 import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
 import fc from 'fast-check';
@@ -92,8 +96,14 @@ async function dump(pool: Pool): Promise<Record<string, string[]>> {
   return result;
 }
 
-async function reset(pool: Pool, projection: CustomerProfileProjection): Promise<void> {
+/** Empties the projection as a rebuild does; `keepRevocations` keeps admin unmerges as a rebuild does. */
+async function reset(
+  pool: Pool,
+  projection: CustomerProfileProjection,
+  keepRevocations = false,
+): Promise<void> {
   await pool.query(`TRUNCATE ${projection.tables.join(', ')}`);
+  if (!keepRevocations) await pool.query('TRUNCATE identity.revocations');
   await pool.query('DELETE FROM projections.checkpoints WHERE projection = $1', [projection.name]);
 }
 
@@ -250,7 +260,7 @@ describe.each(testDatabaseTargets())('customer profile projection ($name)', (tar
     expect(revenue.rows[0]).toEqual({ revenue: '44.00', orders: 2 });
   });
 
-  it('gives the same tables for any arrival order, batching and restart', async () => {
+  it('gives the same tables for any arrival order, batching, duplicates and restart', async () => {
     const events = world();
     const baseline = newProjection();
     await reset(pool, baseline);
@@ -263,7 +273,13 @@ describe.each(testDatabaseTargets())('customer profile projection ($name)', (tar
         fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
         fc.integer({ min: 1, max: 25 }),
         fc.boolean(),
-        async (shuffled, batchSize, restartHalfway) => {
+        fc.subarray(events, { maxLength: 8 }),
+        async (ordered, batchSize, restartHalfway, repeated) => {
+          // Redelivered events, in the same batch as their first copy or much later.
+          const shuffled = [...ordered];
+          for (const [i, event] of repeated.entries()) {
+            shuffled.splice((i * 7919) % (shuffled.length + 1), 0, event);
+          }
           let projection = newProjection();
           await reset(pool, projection);
           const half = Math.floor(shuffled.length / 2);
@@ -277,6 +293,148 @@ describe.each(testDatabaseTargets())('customer profile projection ($name)', (tar
       { numRuns: target.kind === 'pglite' ? 4 : 12 },
     );
   }, 120_000);
+
+  it('undoes a merge on an admin request: both profiles as before, kept through a rebuild', async () => {
+    const projection = newProjection();
+    await reset(pool, projection);
+    const before = [
+      identify('u-sep', null, '2026-02-01T09:00:00.000Z', {
+        email: 'sep@example.com',
+        plan: 'pro',
+      }),
+      page('anon-a', '2026-02-01T09:30:00.000Z', 'Pricing', 'u-sep'),
+      page('anon-shared', '2026-02-02T10:00:00.000Z', 'Home'),
+      page('anon-shared', '2026-02-02T10:05:00.000Z', 'Docs'),
+    ];
+    await project(pool, projection, before, 10);
+    const profileOf = async (identifier: string) =>
+      (
+        await pool.query<{ row: string; customer_id: string; identifiers: string[] }>(
+          `SELECT p::text AS row, customer_id, identifiers FROM read_models.customer_profiles p
+            WHERE $1 = ANY(identifiers)`,
+          [identifier],
+        )
+      ).rows;
+    const [userBefore] = await profileOf('userId:u-sep');
+    const [visitorBefore] = await profileOf('anonymousId:anon-shared');
+    expect(userBefore?.customer_id).not.toBe(visitorBefore?.customer_id);
+
+    // A shared computer: the user signs in on the visitor's browser. The merge follows.
+    const linking = identify('u-sep', 'anon-shared', '2026-02-03T08:00:00.000Z', {});
+    await project(pool, projection, [linking], 10);
+    expect(await profileOf('anonymousId:anon-shared')).toEqual([
+      expect.objectContaining({ customer_id: userBefore?.customer_id }),
+    ]);
+
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const outcome = await projection.revoke(
+        client,
+        {
+          between: [
+            parseIdentifierOrThrow('userId:u-sep'),
+            parseIdentifierOrThrow('anonymousId:anon-shared'),
+          ],
+        },
+        { reason: 'shared computer', requestedBy: 'test' },
+      );
+      await client.query('COMMIT');
+      expect(outcome.applied).toBe(true);
+      expect(outcome.moved.map((m) => m.identifier)).toEqual(['anonymousId:anon-shared']);
+    } catch (error: unknown) {
+      await client.query('ROLLBACK');
+      throw error;
+    } finally {
+      client.release();
+    }
+
+    // The visitor's profile is exactly what it was; the user keeps its identifiers and id, plus
+    // the sign-in event, which was the user's own touchpoint.
+    expect((await profileOf('anonymousId:anon-shared'))[0]?.row).toBe(visitorBefore?.row);
+    const [userAfter] = await profileOf('userId:u-sep');
+    expect(userAfter?.customer_id).toBe(userBefore?.customer_id);
+    expect(userAfter?.identifiers).toEqual(userBefore?.identifiers);
+
+    // Later evidence for the same pair is refused, and says why.
+    const relinking = identify('u-sep', 'anon-shared', '2026-02-04T08:00:00.000Z', {});
+    await project(pool, projection, [relinking], 10);
+    const refused = await pool.query(
+      `SELECT reason_code FROM read_models.identity_links
+        WHERE status = 'refused' AND identifier_b = 'anonymousId:anon-shared'`,
+    );
+    expect(refused.rows).toContainEqual({ reason_code: 'UNMERGED_BY_ADMIN' });
+    const live = await dump(pool);
+
+    // Asking again changes nothing.
+    const again = await pool.connect();
+    try {
+      const repeat = await projection.revoke(
+        again,
+        {
+          between: [
+            parseIdentifierOrThrow('userId:u-sep'),
+            parseIdentifierOrThrow('anonymousId:anon-shared'),
+          ],
+        },
+        { reason: null, requestedBy: 'test' },
+      );
+      expect(repeat.applied).toBe(false);
+    } finally {
+      again.release();
+    }
+    expect(await dump(pool)).toEqual(live);
+
+    // A rebuild from zero keeps the admin's separation and gives the same rows.
+    const rebuilt = newProjection();
+    await reset(pool, rebuilt, true);
+    await project(pool, rebuilt, [...before, linking, relinking], 1000);
+    expect(await dump(pool)).toEqual(live);
+  });
+
+  it('shows current consent per purpose, last writer by event time', async () => {
+    const projection = newProjection();
+    await reset(pool, projection);
+    const consent = (preferences: Record<string, boolean>) => ({
+      consent: { categoryPreferences: preferences },
+    });
+    await project(
+      pool,
+      projection,
+      [
+        recorded('UserIdentified', 'web', '2026-04-01T10:00:00.000Z', {
+          userId: 'u-consent',
+          anonymousId: null,
+          traits: { email: 'consent@example.com' },
+          context: consent({ Analytics: true, Advertising: true }),
+        }),
+        recorded('EmailUnsubscribed', 'email', '2026-04-03T10:00:00.000Z', {
+          recipient: 'consent@example.com',
+          provider: 'sendgrid',
+        }),
+        // Arrives last but happened first: it must not win.
+        recorded('UserIdentified', 'web', '2026-03-01T10:00:00.000Z', {
+          userId: 'u-consent',
+          anonymousId: null,
+          traits: {},
+          context: consent({ Analytics: false }),
+        }),
+      ],
+      1,
+    );
+    const row = await pool.query<{ consent: Record<string, { value: boolean; source: string }> }>(
+      `SELECT consent FROM read_models.customer_profiles WHERE 'userId:u-consent' = ANY(identifiers)`,
+    );
+    expect(row.rows[0]?.consent).toEqual({
+      Analytics: { value: true, at: '2026-04-01T10:00:00.000Z', source: 'UserIdentified' },
+      Advertising: { value: true, at: '2026-04-01T10:00:00.000Z', source: 'UserIdentified' },
+      email_marketing: {
+        value: false,
+        at: '2026-04-03T10:00:00.000Z',
+        source: 'EmailUnsubscribed',
+      },
+    });
+  });
 
   it('reloads its graph when another writer moved the tables on', async () => {
     const events = world();

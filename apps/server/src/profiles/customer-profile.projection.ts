@@ -13,6 +13,9 @@ import {
   observationFromEvent,
   type ObservationOptions,
   parseIdentifierOrThrow,
+  type Revocation,
+  unmerge,
+  type UnmergeTarget,
 } from '@touchline/identity';
 import type { EvidenceSource } from '@touchline/identity';
 import type { PoolClient } from 'pg';
@@ -27,6 +30,29 @@ const T = 'read_models';
 
 /** Trait values with the event time and event id that wrote them (last writer wins). */
 type TraitEntries = Record<string, { value: unknown; at: string; eventId: string }>;
+/** Consent per purpose, the same shape as traits (merged by the same SQL function), plus its source. */
+type ConsentEntries = Record<
+  string,
+  { value: boolean; at: string; eventId: string; source: string }
+>;
+
+/** What an admin's unmerge did. */
+export interface RevocationOutcome {
+  revocation: Revocation;
+  /** False when this target was undone before: nothing changed. */
+  applied: boolean;
+  /** Identifiers that moved to another customer (or lost theirs). */
+  moved: { identifier: string; from: string | null; to: string | null }[];
+  /** Every customer id whose profile was recomputed. */
+  customers: string[];
+}
+
+/** The key a revocation is stored under: the same separation asked twice is one row. */
+function revocationKeyOf(revocation: Revocation): string {
+  if (revocation.kind === 'evidence') return `evidence:${revocation.eventId}`;
+  const [a, b] = revocation.between.map(canonicalIdentifier).sort();
+  return `link:${JSON.stringify([a, b])}`;
+}
 
 interface LastContact {
   at: Date;
@@ -44,6 +70,7 @@ interface FactsDelta {
   lastSeenAt: Date | null;
   lastContact: LastContact | null;
   traits: TraitEntries;
+  consent: ConsentEntries;
   orders: number;
   revenue: Decimal;
 }
@@ -86,6 +113,27 @@ const linkKey = (row: Pick<LinkRow, 'linkId' | 'eventId' | 'status'>) =>
 
 const kindOf = (canonical: string) => canonical.slice(0, canonical.indexOf(':'));
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Consent an event states, per purpose. Segment's consent format on any call
+ * (`context.consent.categoryPreferences`, e.g. `{"Analytics": true, "Advertising": false}`), and
+ * an unsubscribe or spam complaint, which withdraws email marketing.
+ */
+function consentOf(event: RecordedEvent): [string, boolean][] {
+  if (event.type === 'EmailUnsubscribed' || event.type === 'EmailMarkedAsSpam') {
+    return [['email_marketing', false]];
+  }
+  const context = event.data['context'];
+  const consent = isObject(context) ? context['consent'] : undefined;
+  const preferences = isObject(consent) ? consent['categoryPreferences'] : undefined;
+  if (!isObject(preferences)) return [];
+  return Object.entries(preferences)
+    .filter((entry): entry is [string, boolean] => typeof entry[1] === 'boolean')
+    .slice(0, 50);
+}
+
 /**
  * The unified customer profile. One projection, because identity and profile must move together:
  * it runs the identity graph (@touchline/identity) over every stored event, keeps
@@ -123,10 +171,7 @@ export class CustomerProfileProjection implements Projection {
   ) {}
 
   async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
-    const stored = await client.query<{ generation: string }>(
-      `SELECT generation FROM ${T}.identity_generation FOR UPDATE`,
-    );
-    const generation = BigInt(stored.rows[0]?.generation ?? '0');
+    const generation = await this.lockGeneration(client);
     let graph =
       this.graph !== null && this.generation === generation ? this.graph : await this.load(client);
     // Unknown until this batch is through: a failure halfway leaves a graph ahead of the tables.
@@ -147,7 +192,7 @@ export class CustomerProfileProjection implements Projection {
       summary: string | null;
     }[] = [];
 
-    for (const event of events) {
+    for (const event of await this.unseen(client, events)) {
       const occurredAt = event.metadata['occurredAt'];
       if (typeof occurredAt !== 'string') continue;
       const observation = observationFromEvent({ ...event, occurredAt }, this.observationOptions);
@@ -171,7 +216,119 @@ export class CustomerProfileProjection implements Projection {
     await this.writeLinks(client, decisions);
     await this.writeFacts(client, [...facts.values()]);
     await this.writeTouchpoints(client, touchpoints);
+    await this.recomputeProfiles(
+      client,
+      await this.touchedCustomers(client, graph, mapping, decisions, anchors),
+    );
+    await this.storeGeneration(client, generation + 1n);
+    this.graph = graph;
+    this.generation = generation + 1n;
+  }
 
+  /**
+   * An admin undoes a merge (docs/identity.md, "Unmerge"). Runs in the caller's transaction and
+   * serializes with the projector on the generation row. The revocation is stored outside the
+   * projection's tables, so a rebuild applies it again. Throws IdentityError('UNKNOWN_MERGE')
+   * when the target names nothing the graph holds.
+   */
+  async revoke(
+    client: PoolClient,
+    target: UnmergeTarget,
+    request: { reason: string | null; requestedBy: string },
+  ): Promise<RevocationOutcome> {
+    const generation = await this.lockGeneration(client);
+    const earlier = await client.query<{ revocation: Revocation }>(
+      `SELECT revocation FROM identity.revocations WHERE target = $1::jsonb`,
+      [JSON.stringify(target)],
+    );
+    const already = earlier.rows[0];
+    if (already !== undefined) {
+      return { revocation: already.revocation, applied: false, moved: [], customers: [] };
+    }
+    const before = await this.load(client);
+    const step = unmerge(before, target);
+    const stored = await client.query(
+      `INSERT INTO identity.revocations (revocation_key, target, revocation, reason, requested_by)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (revocation_key) DO NOTHING`,
+      [
+        revocationKeyOf(step.revocation),
+        JSON.stringify(target),
+        JSON.stringify(step.revocation),
+        request.reason,
+        request.requestedBy,
+      ],
+    );
+    if (stored.rowCount === 0) {
+      return { revocation: step.revocation, applied: false, moved: [], customers: [] };
+    }
+    const mapping = new Map<string, string | null>();
+    const moved: RevocationOutcome['moved'] = [];
+    for (const change of step.changes) {
+      const identifier = canonicalIdentifier(change.identifier);
+      mapping.set(identifier, change.to);
+      moved.push({ identifier, from: change.from, to: change.to });
+    }
+    await this.writeMapping(client, mapping);
+    await this.writeLinks(client, step.decisions);
+    const customers = await this.touchedCustomers(
+      client,
+      step.state,
+      mapping,
+      step.decisions,
+      new Set(),
+    );
+    for (const change of moved) if (change.from !== null) customers.push(change.from);
+    const recomputed = [...new Set(customers)].sort();
+    await this.recomputeProfiles(client, recomputed);
+    await this.storeGeneration(client, generation + 1n);
+    // Whatever graph this instance held is behind the tables now.
+    this.graph = null;
+    this.generation = null;
+    return { revocation: step.revocation, applied: true, moved, customers: recomputed };
+  }
+
+  private async lockGeneration(client: PoolClient): Promise<bigint> {
+    const stored = await client.query<{ generation: string }>(
+      `SELECT generation FROM ${T}.identity_generation FOR UPDATE`,
+    );
+    return BigInt(stored.rows[0]?.generation ?? '0');
+  }
+
+  private async storeGeneration(client: PoolClient, generation: bigint): Promise<void> {
+    await client.query(
+      `INSERT INTO ${T}.identity_generation (singleton, generation) VALUES (true, $1)
+       ON CONFLICT (singleton) DO UPDATE SET generation = excluded.generation`,
+      [generation.toString()],
+    );
+  }
+
+  /**
+   * Events this projection has not applied yet. The store hands each event over once, but a
+   * replay of a range or an import through another path may repeat one: facts are sums, so a
+   * repeat must not count twice. Every event that carries identifiers leaves an observation row.
+   */
+  private async unseen(
+    client: PoolClient,
+    events: readonly RecordedEvent[],
+  ): Promise<RecordedEvent[]> {
+    const unique = new Map<string, RecordedEvent>();
+    for (const event of events) if (!unique.has(event.eventId)) unique.set(event.eventId, event);
+    const seen = await client.query<{ event_id: string }>(
+      `SELECT event_id FROM ${T}.identity_observations WHERE event_id = ANY($1::text[])`,
+      [[...unique.keys()]],
+    );
+    for (const row of seen.rows) unique.delete(row.event_id);
+    return [...unique.values()];
+  }
+
+  /** Customers whose profile a step changed: moved identifiers, merges, fresh facts, retired ids. */
+  private async touchedCustomers(
+    client: PoolClient,
+    graph: IdentityGraph,
+    mapping: Map<string, string | null>,
+    decisions: readonly IdentityDecisionEvent[],
+    anchors: ReadonlySet<string>,
+  ): Promise<string[]> {
     const touched = new Set<string>();
     for (const [, to] of mapping) if (to !== null) touched.add(to);
     for (const decision of decisions) {
@@ -183,24 +340,21 @@ export class CustomerProfileProjection implements Projection {
       if (customerId !== null) touched.add(customerId);
     }
     // A customer id that lost all its identifiers (merged away, re-keyed) must lose its profile.
-    const retired = await client.query<{ customer_id: string }>(
-      `SELECT customer_id FROM ${T}.customer_profiles WHERE identifiers && $1::text[]`,
-      [[...mapping.keys()]],
-    );
-    for (const row of retired.rows) touched.add(row.customer_id);
-    await this.recomputeProfiles(client, [...touched].sort());
-
-    await client.query(
-      `INSERT INTO ${T}.identity_generation (singleton, generation) VALUES (true, $1)
-       ON CONFLICT (singleton) DO UPDATE SET generation = excluded.generation`,
-      [(generation + 1n).toString()],
-    );
-    this.graph = graph;
-    this.generation = generation + 1n;
+    if (mapping.size > 0) {
+      const retired = await client.query<{ customer_id: string }>(
+        `SELECT customer_id FROM ${T}.customer_profiles WHERE identifiers && $1::text[]`,
+        [[...mapping.keys()]],
+      );
+      for (const row of retired.rows) touched.add(row.customer_id);
+    }
+    return [...touched].sort();
   }
 
-  /** The graph as the tables describe it: from every stored observation, in canonical order. */
+  /** The graph as the tables describe it: every stored observation and revocation, in canonical order. */
   private async load(client: PoolClient): Promise<IdentityGraph> {
+    const revocations = await client.query<{ revocation: Revocation }>(
+      `SELECT revocation FROM identity.revocations ORDER BY revocation_key`,
+    );
     const rows = await client.query<{
       event_id: string;
       occurred_at: Date;
@@ -214,7 +368,7 @@ export class CustomerProfileProjection implements Projection {
         source: row.source,
         identifiers: row.identifiers.map(parseIdentifierOrThrow),
       })),
-      { rules: this.rules.rules },
+      { rules: this.rules.rules, revocations: revocations.rows.map((row) => row.revocation) },
     );
   }
 
@@ -241,6 +395,7 @@ export class CustomerProfileProjection implements Projection {
         lastSeenAt: null,
         lastContact: null,
         traits: {},
+        consent: {},
         orders: 0,
         revenue: parseDecimal('0'),
       };
@@ -288,6 +443,23 @@ export class CustomerProfileProjection implements Projection {
             delta.traits[name] = candidate;
           }
         }
+      }
+    }
+    for (const [purpose, value] of consentOf(event)) {
+      const current = delta.consent[purpose];
+      if (
+        current === undefined ||
+        later(
+          { at: occurredAt, eventId: event.eventId },
+          { at: new Date(current.at), eventId: current.eventId },
+        )
+      ) {
+        delta.consent[purpose] = {
+          value,
+          at: occurredAt.toISOString(),
+          eventId: event.eventId,
+          source: event.type,
+        };
       }
     }
     const fact = valueFactOf(
@@ -346,7 +518,10 @@ export class CustomerProfileProjection implements Projection {
   }
 
   /** Decisions in order; a withdrawn one removes its row. What is left is the graph's. */
-  private async writeLinks(client: PoolClient, decisions: IdentityDecisionEvent[]): Promise<void> {
+  private async writeLinks(
+    client: PoolClient,
+    decisions: readonly IdentityDecisionEvent[],
+  ): Promise<void> {
     if (decisions.length === 0) return;
     const rows = new Map<string, LinkRow | null>();
     for (const decision of decisions) {
@@ -404,10 +579,10 @@ export class CustomerProfileProjection implements Projection {
       `INSERT INTO ${T}.identifier_facts AS f
          (identifier, web_events, email_events, phone_events, other_events, first_seen_at, last_seen_at,
           last_contact_at, last_contact_event_id, last_contact_channel, last_contact_type, last_contact_summary,
-          traits, orders, net_revenue)
+          traits, orders, net_revenue, consent)
        SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::timestamptz[],
                             $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[],
-                            $13::jsonb[], $14::int[], $15::numeric[])
+                            $13::jsonb[], $14::int[], $15::numeric[], $16::jsonb[])
        ON CONFLICT (identifier) DO UPDATE SET
          web_events = f.web_events + excluded.web_events,
          email_events = f.email_events + excluded.email_events,
@@ -419,7 +594,8 @@ export class CustomerProfileProjection implements Projection {
          ${pick('last_contact_summary')}, ${pick('last_contact_at')},
          traits = read_models.merge_traits(f.traits, excluded.traits),
          orders = f.orders + excluded.orders,
-         net_revenue = f.net_revenue + excluded.net_revenue`,
+         net_revenue = f.net_revenue + excluded.net_revenue,
+         consent = read_models.merge_traits(f.consent, excluded.consent)`,
       [
         deltas.map((d) => d.identifier),
         deltas.map((d) => d.events.web),
@@ -436,6 +612,7 @@ export class CustomerProfileProjection implements Projection {
         deltas.map((d) => JSON.stringify(d.traits)),
         deltas.map((d) => d.orders),
         deltas.map((d) => formatDecimal(d.revenue)),
+        deltas.map((d) => JSON.stringify(d.consent)),
       ],
     );
   }
@@ -478,7 +655,8 @@ export class CustomerProfileProjection implements Projection {
          SELECT ci.customer_id, ci.identifier, f.web_events, f.email_events, f.phone_events, f.other_events,
                 f.first_seen_at, f.last_seen_at, f.last_contact_at, f.last_contact_event_id,
                 f.last_contact_channel, f.last_contact_type, f.last_contact_summary,
-                coalesce(f.traits, '{}'::jsonb) AS traits, f.orders, f.net_revenue
+                coalesce(f.traits, '{}'::jsonb) AS traits, coalesce(f.consent, '{}'::jsonb) AS consent,
+                f.orders, f.net_revenue
            FROM ${T}.customer_identifiers ci
            LEFT JOIN ${T}.identifier_facts f ON f.identifier = ci.identifier
           WHERE ci.customer_id = ANY($1::text[])
@@ -503,6 +681,12 @@ export class CustomerProfileProjection implements Projection {
                    FROM members m, jsonb_each(m.traits) t
                   ORDER BY m.customer_id, t.key, t.value ->> 'at' DESC, t.value ->> 'eventId' DESC) w
           GROUP BY customer_id
+       ), consent AS (
+         SELECT customer_id, jsonb_object_agg(key, value - 'eventId') AS consent
+           FROM (SELECT DISTINCT ON (m.customer_id, c.key) m.customer_id, c.key, c.value
+                   FROM members m, jsonb_each(m.consent) c
+                  ORDER BY m.customer_id, c.key, c.value ->> 'at' DESC, c.value ->> 'eventId' DESC) w
+          GROUP BY customer_id
        )
        INSERT INTO ${T}.customer_profiles
          (customer_id, identifiers, traits, first_seen_at, last_seen_at, web_events, email_events, phone_events,
@@ -512,10 +696,11 @@ export class CustomerProfileProjection implements Projection {
               t.web_events, t.email_events, t.phone_events, t.other_events,
               t.web_events + t.email_events + t.phone_events + t.other_events,
               lc.last_contact_at, lc.last_contact_channel, lc.last_contact_type, lc.last_contact_summary,
-              t.orders, t.net_revenue, $2, NULL
+              t.orders, t.net_revenue, $2, coalesce(co.consent, '{}'::jsonb)
          FROM totals t
          LEFT JOIN last_contact lc USING (customer_id)
-         LEFT JOIN traits tr USING (customer_id)`,
+         LEFT JOIN traits tr USING (customer_id)
+         LEFT JOIN consent co USING (customer_id)`,
       [customerIds, this.fx.base],
     );
   }

@@ -45,6 +45,17 @@ export interface TimelineEntryDto {
   identifier: string;
 }
 
+export interface SessionDto {
+  startedAt: string;
+  endedAt: string;
+  events: number;
+  /** The identifiers the session's events arrived with: an anonymous id before sign-up. */
+  identifiers: { kind: string; value: string }[];
+  landingUrl: string | null;
+  referrer: string | null;
+  campaign: { source: string | null; medium: string | null; name: string | null };
+}
+
 export interface Page<T> {
   items: T[];
   /** Pass as `cursor` for the next page; null on the last page. */
@@ -189,6 +200,57 @@ export class ProfileQueries {
           identifiers: row.evidence_identifiers.map(splitIdentifier),
         },
         refusal: row.reason_code === null ? null : { code: row.reason_code, message: row.reason },
+      })),
+    };
+  }
+
+  /**
+   * Web sessions across every identifier of the customer, so the anonymous visits before sign-up
+   * and the visits on other devices are one list: 30 minutes without a web event end a session.
+   */
+  async sessionsOrThrow(customerId: string, limit: number): Promise<{ items: SessionDto[] }> {
+    const identifiers = await this.identifiersOrThrow(customerId);
+    const rows: {
+      started_at: Date;
+      ended_at: Date;
+      events: string;
+      identifiers: string[];
+      landing_url: string | null;
+      referrer: string | null;
+      utm_source: string | null;
+      utm_medium: string | null;
+      utm_campaign: string | null;
+    }[] = await this.dataSource.query(
+      `WITH web AS (
+         SELECT t.event_id, t.identifier, t.occurred_at, w.url, w.referrer, w.utm_source, w.utm_medium, w.utm_campaign,
+                CASE WHEN lag(t.occurred_at) OVER o IS NULL
+                       OR t.occurred_at - lag(t.occurred_at) OVER o > interval '30 minutes' THEN 1 ELSE 0 END AS starts
+           FROM read_models.customer_touchpoints t
+           LEFT JOIN read_models.web_touchpoints w USING (event_id)
+          WHERE t.identifier = ANY($1::text[]) AND t.channel = 'web'
+         WINDOW o AS (ORDER BY t.occurred_at, t.event_id)
+       ), numbered AS (
+         SELECT web.*, sum(starts) OVER (ORDER BY occurred_at, event_id) AS session FROM web
+       )
+       SELECT min(occurred_at) AS started_at, max(occurred_at) AS ended_at, count(*) AS events,
+              array_agg(DISTINCT identifier ORDER BY identifier) AS identifiers,
+              (array_agg(url ORDER BY occurred_at, event_id))[1] AS landing_url,
+              (array_agg(referrer ORDER BY occurred_at, event_id))[1] AS referrer,
+              (array_agg(utm_source ORDER BY occurred_at, event_id))[1] AS utm_source,
+              (array_agg(utm_medium ORDER BY occurred_at, event_id))[1] AS utm_medium,
+              (array_agg(utm_campaign ORDER BY occurred_at, event_id))[1] AS utm_campaign
+         FROM numbered GROUP BY session ORDER BY session DESC LIMIT $2`,
+      [identifiers, limit],
+    );
+    return {
+      items: rows.map((row) => ({
+        startedAt: row.started_at.toISOString(),
+        endedAt: row.ended_at.toISOString(),
+        events: Number(row.events),
+        identifiers: row.identifiers.map(splitIdentifier),
+        landingUrl: row.landing_url,
+        referrer: row.referrer,
+        campaign: { source: row.utm_source, medium: row.utm_medium, name: row.utm_campaign },
       })),
     };
   }

@@ -17,6 +17,7 @@ import {
   type ProfileDto,
   ProfileQueries,
   type ProfileSearch,
+  type SessionDto,
   SORT_COLUMNS,
   type SortKey,
   type TimelineEntryDto,
@@ -238,6 +239,26 @@ export class ProfilesController {
   @ApiResponse({ status: 404, description: 'No customer with this id' })
   async merges(@Param('customerId') customerId: string) {
     return this.queries.mergesOrThrow(customerIdParam(customerId));
+  }
+
+  @Get(':customerId/sessions')
+  @ApiOperation({
+    summary:
+      "Web sessions across all of the customer's identifiers (anonymous history included), newest first",
+  })
+  @ApiQuery({ name: 'limit', required: false, description: '1..500, default 50' })
+  @ApiResponse({ status: 404, description: 'No customer with this id' })
+  async sessions(
+    @Param('customerId') customerId: string,
+    @Query() query: QueryParams,
+  ): Promise<{ items: SessionDto[] }> {
+    const unknown = Object.keys(query).find((name) => name !== 'limit');
+    if (unknown !== undefined)
+      throw bad(`unknown parameter ${unknown.slice(0, 100)}; known: limit`);
+    return this.queries.sessionsOrThrow(
+      customerIdParam(customerId),
+      limitParam(single(query, 'limit'), 50, 500),
+    );
   }
 
   @Get(':customerId/timeline')

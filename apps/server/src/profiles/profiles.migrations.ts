@@ -135,5 +135,41 @@ export const profilesMigrationSet: MigrationSet = {
         CREATE INDEX customer_profiles_traits ON read_models.customer_profiles USING gin (traits jsonb_path_ops);
       `,
     },
+    {
+      version: 3,
+      name: 'identity revocations, consent per identifier',
+      sql: `
+        -- Merges an admin undid: an input of the identity graph like the rules, not a read model,
+        -- so a rebuild keeps them (it empties only the projection's own tables). Append-only.
+        CREATE SCHEMA IF NOT EXISTS identity;
+        CREATE TABLE identity.revocations (
+          revocation_key text PRIMARY KEY,
+          target         jsonb NOT NULL,
+          revocation     jsonb NOT NULL,
+          reason         text,
+          requested_by   text NOT NULL,
+          requested_at   timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX revocations_target ON identity.revocations USING gin (target jsonb_path_ops);
+
+        -- Consent per purpose, last writer by event time: {"<purpose>": {value, at, eventId, source}}.
+        ALTER TABLE read_models.identifier_facts ADD COLUMN consent jsonb NOT NULL DEFAULT '{}';
+        UPDATE read_models.customer_profiles SET consent = '{}' WHERE consent IS NULL;
+        ALTER TABLE read_models.customer_profiles ALTER COLUMN consent SET NOT NULL;
+        COMMENT ON COLUMN read_models.customer_profiles.consent IS
+          'Current consent per purpose: {"<purpose>": {"value": bool, "at": event time, "source": event type}}';
+
+        -- Search sorts on exactly these expressions (profile-queries.ts SORT_COLUMNS), with the
+        -- customer id as the tie-break that keeps cursors stable.
+        CREATE INDEX customer_profiles_sort_last_seen
+          ON read_models.customer_profiles ((coalesce(last_seen_at, '-infinity')), customer_id);
+        CREATE INDEX customer_profiles_sort_first_seen
+          ON read_models.customer_profiles ((coalesce(first_seen_at, '-infinity')), customer_id);
+        CREATE INDEX customer_profiles_sort_total_events
+          ON read_models.customer_profiles (total_events, customer_id);
+        CREATE INDEX customer_profiles_sort_net_revenue
+          ON read_models.customer_profiles (net_revenue, customer_id);
+      `,
+    },
   ],
 };
