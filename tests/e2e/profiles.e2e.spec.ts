@@ -162,6 +162,35 @@ describe('unified customer profile (embedded mode)', () => {
     );
   });
 
+  it('computes the profile as it was at a past time from the history', async () => {
+    const live = await json<Profile>(`/v1/profiles/lookup?userId=${userId}`);
+    type AsOf = { eventsConsidered: number; profiles: Profile[] };
+    // Before sign-up: the anonymous visitor only, under the same customer id.
+    const browsing = await json<AsOf>(
+      `/v1/profiles/${live.customerId}/as-of?at=2026-11-01T09:06:00Z`,
+    );
+    expect(browsing.eventsConsidered).toBe(2);
+    expect(browsing.profiles).toHaveLength(1);
+    expect(browsing.profiles[0]).toMatchObject({
+      customerId: live.customerId,
+      identifiers: [{ kind: 'anonymousId', value: anonymousId }],
+      totalEvents: 2,
+      traits: {},
+    });
+    const signedUp = await json<AsOf>(`/v1/profiles/${live.customerId}/as-of?at=2026-11-01`);
+    expect(signedUp.profiles[0]?.totalEvents).toBe(3);
+    expect(signedUp.profiles[0]?.traits).toMatchObject({ plan: 'pro' });
+    // As of now it is the live profile, field for field.
+    const now = await json<AsOf>(
+      `/v1/profiles/${live.customerId}/as-of?at=${new Date().toISOString()}`,
+    );
+    expect(now.profiles).toEqual([live]);
+    const before = await json<AsOf>(`/v1/profiles/${live.customerId}/as-of?at=2020-01-01`);
+    expect(before).toMatchObject({ eventsConsidered: 0, profiles: [] });
+    expect((await query(`/v1/profiles/${live.customerId}/as-of`)).status).toBe(400);
+    expect((await query(`/v1/profiles/${live.customerId}/as-of?at=soon`)).status).toBe(400);
+  });
+
   it('pages the timeline in event-time order and filters it by channel', async () => {
     const { customerId } = await json<Profile>(`/v1/profiles/lookup?userId=${userId}`);
     const seen: TimelinePage['items'] = [];

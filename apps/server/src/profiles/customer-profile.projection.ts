@@ -26,7 +26,16 @@ import { add, type Decimal, formatDecimal, parseDecimal, subtract } from '../val
 import { valueFactOf } from '../value/domain/value-facts';
 import { touchpointSummaryOf } from './touchpoint-summary';
 
-const T = 'read_models';
+/** The tables the projection owns, by name; the schema they live in is the instance's. */
+export const CUSTOMER_PROFILE_TABLES = [
+  'identity_observations',
+  'identity_generation',
+  'customer_identifiers',
+  'identity_links',
+  'identifier_facts',
+  'customer_profiles',
+  'customer_touchpoints',
+] as const;
 
 /** Trait values with the event time and event id that wrote them (last writer wins). */
 type TraitEntries = Record<string, { value: unknown; at: string; eventId: string }>;
@@ -150,25 +159,24 @@ function consentOf(event: RecordedEvent): [string, boolean][] {
 export class CustomerProfileProjection implements Projection {
   readonly name = 'customer_profiles';
   readonly version = 1;
-  readonly tables = [
-    `${T}.identity_observations`,
-    `${T}.identity_generation`,
-    `${T}.customer_identifiers`,
-    `${T}.identity_links`,
-    `${T}.identifier_facts`,
-    `${T}.customer_profiles`,
-    `${T}.customer_touchpoints`,
-  ];
+  readonly tables: readonly string[];
 
   private graph: IdentityGraph | null = null;
   /** The generation the in-memory graph matches; null while unknown (not loaded, or a failed batch). */
   private generation: bigint | null = null;
 
+  /**
+   * @param schema where the tables are: `read_models` when serving; `pg_temp` for a profile
+   *   computed on demand (as of a past time) in a transaction that is rolled back.
+   */
   constructor(
     private readonly rules: CompiledRules,
     private readonly fx: FxTable,
     private readonly observationOptions: ObservationOptions = {},
-  ) {}
+    private readonly schema = 'read_models',
+  ) {
+    this.tables = CUSTOMER_PROFILE_TABLES.map((table) => `${schema}.${table}`);
+  }
 
   async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
     const generation = await this.lockGeneration(client);
@@ -289,14 +297,14 @@ export class CustomerProfileProjection implements Projection {
 
   private async lockGeneration(client: PoolClient): Promise<bigint> {
     const stored = await client.query<{ generation: string }>(
-      `SELECT generation FROM ${T}.identity_generation FOR UPDATE`,
+      `SELECT generation FROM ${this.schema}.identity_generation FOR UPDATE`,
     );
     return BigInt(stored.rows[0]?.generation ?? '0');
   }
 
   private async storeGeneration(client: PoolClient, generation: bigint): Promise<void> {
     await client.query(
-      `INSERT INTO ${T}.identity_generation (singleton, generation) VALUES (true, $1)
+      `INSERT INTO ${this.schema}.identity_generation (singleton, generation) VALUES (true, $1)
        ON CONFLICT (singleton) DO UPDATE SET generation = excluded.generation`,
       [generation.toString()],
     );
@@ -314,7 +322,7 @@ export class CustomerProfileProjection implements Projection {
     const unique = new Map<string, RecordedEvent>();
     for (const event of events) if (!unique.has(event.eventId)) unique.set(event.eventId, event);
     const seen = await client.query<{ event_id: string }>(
-      `SELECT event_id FROM ${T}.identity_observations WHERE event_id = ANY($1::text[])`,
+      `SELECT event_id FROM ${this.schema}.identity_observations WHERE event_id = ANY($1::text[])`,
       [[...unique.keys()]],
     );
     for (const row of seen.rows) unique.delete(row.event_id);
@@ -342,7 +350,7 @@ export class CustomerProfileProjection implements Projection {
     // A customer id that lost all its identifiers (merged away, re-keyed) must lose its profile.
     if (mapping.size > 0) {
       const retired = await client.query<{ customer_id: string }>(
-        `SELECT customer_id FROM ${T}.customer_profiles WHERE identifiers && $1::text[]`,
+        `SELECT customer_id FROM ${this.schema}.customer_profiles WHERE identifiers && $1::text[]`,
         [[...mapping.keys()]],
       );
       for (const row of retired.rows) touched.add(row.customer_id);
@@ -360,7 +368,9 @@ export class CustomerProfileProjection implements Projection {
       occurred_at: Date;
       source: EvidenceSource;
       identifiers: string[];
-    }>(`SELECT event_id, occurred_at, source, identifiers FROM ${T}.identity_observations`);
+    }>(
+      `SELECT event_id, occurred_at, source, identifiers FROM ${this.schema}.identity_observations`,
+    );
     return buildIdentityGraph(
       rows.rows.map((row) => ({
         eventId: row.event_id,
@@ -483,7 +493,7 @@ export class CustomerProfileProjection implements Projection {
   private async writeObservations(client: PoolClient, observations: Observation[]): Promise<void> {
     if (observations.length === 0) return;
     await client.query(
-      `INSERT INTO ${T}.identity_observations (event_id, occurred_at, source, identifiers)
+      `INSERT INTO ${this.schema}.identity_observations (event_id, occurred_at, source, identifiers)
        SELECT event_id, occurred_at, source, ARRAY(SELECT jsonb_array_elements_text(ids::jsonb))
          FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) AS o(event_id, occurred_at, source, ids)
        ON CONFLICT (event_id) DO NOTHING`,
@@ -504,13 +514,13 @@ export class CustomerProfileProjection implements Projection {
     const moved = [...mapping].filter((entry): entry is [string, string] => entry[1] !== null);
     if (gone.length > 0) {
       await client.query(
-        `DELETE FROM ${T}.customer_identifiers WHERE identifier = ANY($1::text[])`,
+        `DELETE FROM ${this.schema}.customer_identifiers WHERE identifier = ANY($1::text[])`,
         [gone],
       );
     }
     if (moved.length === 0) return;
     await client.query(
-      `INSERT INTO ${T}.customer_identifiers (identifier, kind, customer_id)
+      `INSERT INTO ${this.schema}.customer_identifiers (identifier, kind, customer_id)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
        ON CONFLICT (identifier) DO UPDATE SET customer_id = excluded.customer_id`,
       [moved.map(([id]) => id), moved.map(([id]) => kindOf(id)), moved.map(([, to]) => to)],
@@ -536,7 +546,7 @@ export class CustomerProfileProjection implements Projection {
     const withdrawn = all.filter(([, row]) => row === null).map(([key]) => key.split('\u0000'));
     if (withdrawn.length > 0) {
       await client.query(
-        `DELETE FROM ${T}.identity_links l USING unnest($1::text[], $2::text[], $3::text[]) AS w(link_id, event_id, status)
+        `DELETE FROM ${this.schema}.identity_links l USING unnest($1::text[], $2::text[], $3::text[]) AS w(link_id, event_id, status)
           WHERE l.link_id = w.link_id AND l.event_id = w.event_id AND l.status = w.status`,
         [withdrawn.map((k) => k[0]), withdrawn.map((k) => k[1]), withdrawn.map((k) => k[2])],
       );
@@ -544,7 +554,7 @@ export class CustomerProfileProjection implements Projection {
     const kept = all.map(([, row]) => row).filter((row): row is LinkRow => row !== null);
     if (kept.length === 0) return;
     await client.query(
-      `INSERT INTO ${T}.identity_links (link_id, event_id, status, identifier_a, identifier_b, occurred_at,
+      `INSERT INTO ${this.schema}.identity_links (link_id, event_id, status, identifier_a, identifier_b, occurred_at,
                                         source, evidence_identifiers, reason_code, reason)
        SELECT link_id, event_id, status, a, b, occurred_at, source,
               ARRAY(SELECT jsonb_array_elements_text(ids::jsonb)), reason_code, reason
@@ -576,7 +586,7 @@ export class CustomerProfileProjection implements Projection {
     const pick = (column: string) =>
       `${column} = CASE WHEN ${newer} THEN excluded.${column} ELSE f.${column} END`;
     await client.query(
-      `INSERT INTO ${T}.identifier_facts AS f
+      `INSERT INTO ${this.schema}.identifier_facts AS f
          (identifier, web_events, email_events, phone_events, other_events, first_seen_at, last_seen_at,
           last_contact_at, last_contact_event_id, last_contact_channel, last_contact_type, last_contact_summary,
           traits, orders, net_revenue, consent)
@@ -630,7 +640,7 @@ export class CustomerProfileProjection implements Projection {
   ): Promise<void> {
     if (rows.length === 0) return;
     await client.query(
-      `INSERT INTO ${T}.customer_touchpoints (event_id, identifier, occurred_at, channel, type, summary)
+      `INSERT INTO ${this.schema}.customer_touchpoints (event_id, identifier, occurred_at, channel, type, summary)
        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
        ON CONFLICT (event_id) DO NOTHING`,
       [
@@ -647,9 +657,10 @@ export class CustomerProfileProjection implements Projection {
   /** Profiles are derived rows: replace the touched ones with what identifiers and facts say. */
   private async recomputeProfiles(client: PoolClient, customerIds: string[]): Promise<void> {
     if (customerIds.length === 0) return;
-    await client.query(`DELETE FROM ${T}.customer_profiles WHERE customer_id = ANY($1::text[])`, [
-      customerIds,
-    ]);
+    await client.query(
+      `DELETE FROM ${this.schema}.customer_profiles WHERE customer_id = ANY($1::text[])`,
+      [customerIds],
+    );
     await client.query(
       `WITH members AS (
          SELECT ci.customer_id, ci.identifier, f.web_events, f.email_events, f.phone_events, f.other_events,
@@ -657,8 +668,8 @@ export class CustomerProfileProjection implements Projection {
                 f.last_contact_channel, f.last_contact_type, f.last_contact_summary,
                 coalesce(f.traits, '{}'::jsonb) AS traits, coalesce(f.consent, '{}'::jsonb) AS consent,
                 f.orders, f.net_revenue
-           FROM ${T}.customer_identifiers ci
-           LEFT JOIN ${T}.identifier_facts f ON f.identifier = ci.identifier
+           FROM ${this.schema}.customer_identifiers ci
+           LEFT JOIN ${this.schema}.identifier_facts f ON f.identifier = ci.identifier
           WHERE ci.customer_id = ANY($1::text[])
        ), totals AS (
          SELECT customer_id, array_agg(identifier ORDER BY identifier) AS identifiers,
@@ -688,7 +699,7 @@ export class CustomerProfileProjection implements Projection {
                   ORDER BY m.customer_id, c.key, c.value ->> 'at' DESC, c.value ->> 'eventId' DESC) w
           GROUP BY customer_id
        )
-       INSERT INTO ${T}.customer_profiles
+       INSERT INTO ${this.schema}.customer_profiles
          (customer_id, identifiers, traits, first_seen_at, last_seen_at, web_events, email_events, phone_events,
           other_events, total_events, last_contact_at, last_contact_channel, last_contact_type,
           last_contact_summary, orders, net_revenue, currency, consent)

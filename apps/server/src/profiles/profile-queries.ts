@@ -15,7 +15,7 @@ export interface ProfileDto {
   consent: unknown;
 }
 
-interface ProfileRow {
+export interface ProfileRow {
   customer_id: string;
   identifiers: string[];
   traits: Record<string, unknown>;
@@ -97,7 +97,7 @@ const splitIdentifier = (canonical: string) => {
 
 const iso = (value: Date | null) => (value === null ? null : value.toISOString());
 
-function toDto(row: ProfileRow): ProfileDto {
+export function profileDtoOf(row: ProfileRow): ProfileDto {
   return {
     customerId: row.customer_id,
     identifiers: row.identifiers.map(splitIdentifier),
@@ -139,7 +139,7 @@ export class ProfileQueries {
     if (row === undefined) {
       throw new TouchlineException('NOT_FOUND', `No customer with id ${customerId}`);
     }
-    return toDto(row);
+    return profileDtoOf(row);
   }
 
   /** The customer an identifier belongs to; the message does not repeat the (personal) value. */
@@ -356,7 +356,7 @@ export class ProfileQueries {
     const page = rows.slice(0, search.limit);
     const last = page[page.length - 1];
     return {
-      items: page.map(toDto),
+      items: page.map(profileDtoOf),
       nextCursor:
         rows.length > search.limit && last !== undefined
           ? encodeCursor([last.sort_value, last.customer_id])

@@ -10,6 +10,7 @@ import {
 import { normalizeEmail, normalizePhoneE164 } from '@touchline/touchpoints';
 import { limitParam, uuidParam } from '../admin/request-parsing';
 import { ApiKeyGuard, RequireRole } from '../auth/api-key.guard';
+import { ProfileAsOf, type ProfileAsOfDto } from './profile-as-of';
 import { TouchlineException } from '../common/touchline.exception';
 import {
   decodeCursorOrThrow,
@@ -104,7 +105,10 @@ function customerIdParam(id: string): string {
 @UseGuards(ApiKeyGuard)
 @RequireRole('analyst')
 export class ProfilesController {
-  constructor(private readonly queries: ProfileQueries) {}
+  constructor(
+    private readonly queries: ProfileQueries,
+    private readonly asOfQueries: ProfileAsOf,
+  ) {}
 
   @Get('lookup')
   @ApiOperation({
@@ -239,6 +243,28 @@ export class ProfilesController {
   @ApiResponse({ status: 404, description: 'No customer with this id' })
   async merges(@Param('customerId') customerId: string) {
     return this.queries.mergesOrThrow(customerIdParam(customerId));
+  }
+
+  @Get(':customerId/as-of')
+  @ApiOperation({
+    summary: 'The profile as it was at a past time, computed on demand from the event history',
+    description:
+      "Replays the history of the customer's identifiers up to `at` (event time) through the profile projection, into a transaction that is rolled back. Usually one profile; several when the identifiers were still apart then.",
+  })
+  @ApiQuery({ name: 'at', required: true, description: 'ISO-8601 date or date-time' })
+  @ApiResponse({ status: 400, description: '`at` missing or malformed' })
+  @ApiResponse({ status: 404, description: 'No customer with this id' })
+  async asOf(
+    @Param('customerId') customerId: string,
+    @Query() query: QueryParams,
+  ): Promise<ProfileAsOfDto> {
+    const unknown = Object.keys(query).find((name) => name !== 'at');
+    if (unknown !== undefined) throw bad(`unknown parameter ${unknown.slice(0, 100)}; known: at`);
+    const at = dateParam(query, 'at');
+    if (at === null) throw bad('at is required: an ISO-8601 date or date-time');
+    // A date alone means the end of that day (UTC), as `clv fit --as-of` and churn read it.
+    if (/^\d{4}-\d{2}-\d{2}$/.test(single(query, 'at') ?? '')) at.setUTCHours(23, 59, 59, 999);
+    return this.asOfQueries.profileAsOfOrThrow(customerIdParam(customerId), at);
   }
 
   @Get(':customerId/sessions')

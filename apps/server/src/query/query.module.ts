@@ -7,6 +7,7 @@ import type { Runtime } from '../platform/runtime';
 import { RUNTIME } from '../platform/tokens';
 import { CustomerActivityEntity } from './customer-activity.entity';
 import { CustomersController } from './customers.controller';
+import { ProfileAsOf } from '../profiles/profile-as-of';
 import { ProfileQueries } from '../profiles/profile-queries';
 import { ProfilesController } from '../profiles/profiles.controller';
 import { GetCustomerActivityHandler } from './get-customer-activity.query';
@@ -37,6 +38,7 @@ import { GetCustomerSessionsHandler } from './get-customer-sessions.query';
     GetCustomerActivityHandler,
     GetCustomerSessionsHandler,
     ProfileQueries,
+    ProfileAsOf,
   ],
 })
 export class QueryModule implements OnApplicationShutdown {
