@@ -74,6 +74,11 @@ const envSchema = z.object({
     .default('touchline'),
   /** How long a rejected event's raw payload is kept in the dead-letter topic (Kafka retention). */
   TOUCHLINE_DEAD_LETTER_RETENTION_DAYS: z.coerce.number().int().min(1).default(14),
+  /**
+   * How long the raw ingest topics keep events (Kafka retention). They hold personal data in the
+   * clear until the recorder has stored it, so the window is bounded; days, at most a year.
+   */
+  TOUCHLINE_INGEST_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(7),
 });
 
 export interface TouchlineConfig {
@@ -89,6 +94,7 @@ export interface TouchlineConfig {
         readonly clientId: string;
         readonly partitions: number;
         readonly deadLetterRetentionMs: number;
+        readonly ingestRetentionMs: number;
       };
   readonly dataDir: string;
   /** Namespace of topics and consumer groups on a shared Kafka cluster. */
@@ -158,6 +164,7 @@ export function loadConfigOrThrow(env: NodeJS.ProcessEnv): TouchlineConfig {
           clientId: values.KAFKA_CLIENT_ID,
           partitions: values.KAFKA_TOPIC_PARTITIONS,
           deadLetterRetentionMs: values.TOUCHLINE_DEAD_LETTER_RETENTION_DAYS * 24 * 3600 * 1000,
+          ingestRetentionMs: values.TOUCHLINE_INGEST_RETENTION_DAYS * 24 * 3600 * 1000,
         }
       : { kind: 'in-process' },
     dataDir,

@@ -26,6 +26,19 @@ describe('configuration', () => {
     expect([...config.roles]).toEqual(['recorder']);
   });
 
+  it('bounds how long raw ingest topics keep personal data in the clear', () => {
+    const kafka = { KAFKA_BROKERS: '127.0.0.1:9092' };
+    expect(loadConfigOrThrow(kafka).transport).toMatchObject({
+      ingestRetentionMs: 7 * 24 * 3600 * 1000,
+    });
+    expect(
+      loadConfigOrThrow({ ...kafka, TOUCHLINE_INGEST_RETENTION_DAYS: '2' }).transport,
+    ).toMatchObject({ ingestRetentionMs: 2 * 24 * 3600 * 1000 });
+    expect(() => loadConfigOrThrow({ ...kafka, TOUCHLINE_INGEST_RETENTION_DAYS: '0' })).toThrow(
+      /TOUCHLINE_INGEST_RETENTION_DAYS/,
+    );
+  });
+
   it.each([
     [{ PORT: 'eighty' }, /PORT: .*number/],
     [{ TOUCHLINE_ROLES: 'collector,cook' }, /TOUCHLINE_ROLES/],

@@ -76,16 +76,16 @@ export class Runtime {
           })
         : new InProcessTransport();
     const topics = ingestTopics(config.topicPrefix);
-    const { partitions, deadLetterRetentionMs } =
+    const { partitions, deadLetterRetentionMs, ingestRetentionMs } =
       config.transport.kind === 'kafka'
         ? config.transport
-        : { partitions: 6, deadLetterRetentionMs: undefined };
+        : { partitions: 6, deadLetterRetentionMs: undefined, ingestRetentionMs: undefined };
     await transport.ensureTopics(
-      topics.all.map((name) =>
-        name === topics.deadLetters
-          ? { name, partitions, retentionMs: deadLetterRetentionMs }
-          : { name, partitions },
-      ),
+      topics.all.map((name) => ({
+        name,
+        partitions,
+        retentionMs: name === topics.deadLetters ? deadLetterRetentionMs : ingestRetentionMs,
+      })),
     );
     return new Runtime(config, pool, databaseUrl, eventStore, transport, topics, stopEmbedded);
   }
