@@ -160,15 +160,20 @@ export class ApiKeyStore {
     const hash = hashKey(key);
     const cached = this.cache.get(hash);
     if (cached && cached.until > this.now()) return cached.principal;
-    const result = await this.pool.query<KeyRow>(
-      `SELECT id, role, source_id, channel, rate_limit_per_second FROM access.api_keys
+    const result = await this.pool.query<KeyRow & { expires_at: Date | null }>(
+      `SELECT id, role, source_id, channel, rate_limit_per_second, expires_at FROM access.api_keys
         WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
       [hash],
     );
     const row = result.rows[0];
     const principal = row ? principalOf(row) : null;
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(hash, { principal, until: this.now() + CACHE_TTL_MS });
+    // A cached key must not outlive its expiry.
+    const until = Math.min(
+      this.now() + CACHE_TTL_MS,
+      row?.expires_at ? new Date(row.expires_at).getTime() : Number.POSITIVE_INFINITY,
+    );
+    this.cache.set(hash, { principal, until });
     return principal;
   }
 }
