@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { PinoNestLogger } from './common/logger';
+import { TouchlineException } from './common/touchline.exception';
 import { HARD_BODY_LIMIT_BYTES, registerRawJsonParser } from './collector/raw-body';
 import type { Runtime } from './platform/runtime';
 
@@ -20,6 +21,23 @@ export async function createApp(runtime: Runtime, logger: Logger): Promise<NestF
     },
   );
   registerRawJsonParser(app.getHttpAdapter().getInstance());
+  // PostgreSQL text cannot hold NUL: a %00 in a path or query parameter would reach a query and
+  // fail there. Refused at the edge for every route, like NUL in a JSON body.
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', async (request, reply) => {
+      if (/%00/i.test(request.url)) {
+        await reply
+          .code(400)
+          .send(
+            new TouchlineException(
+              'INVALID_REQUEST',
+              'The URL contains the NUL character (%00), which no parameter may hold',
+            ).toBody(),
+          );
+      }
+    });
   // Browsers post from customers' sites. No cookies cross origins (credentials: false); the
   // tracker sends CORS-simple requests (text/plain, key in the body) so most need no preflight.
   app.enableCors({

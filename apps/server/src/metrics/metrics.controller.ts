@@ -1,6 +1,6 @@
-import { Controller, Get, Header, Inject, Req } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TouchlineException } from '../common/touchline.exception';
 import type { Runtime } from '../platform/runtime';
 import { RUNTIME } from '../platform/tokens';
@@ -19,9 +19,11 @@ export class MetricsController {
   ) {}
 
   @Get()
-  @Header('content-type', metricsRegistry.contentType)
   @Header('cache-control', 'no-store')
-  async metrics(@Req() request: FastifyRequest): Promise<string> {
+  async metrics(
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
     const decision = decideMetricsAccess(
       this.access,
       this.runtime.config.http.host,
@@ -29,6 +31,8 @@ export class MetricsController {
     );
     switch (decision) {
       case 'allow':
+        // Set here, not by decorator: a refusal below is a JSON error body.
+        void reply.header('content-type', metricsRegistry.contentType);
         return metricsRegistry.metrics();
       case 'missing-token':
       case 'wrong-token':
