@@ -40,7 +40,11 @@ export class ApiKeyGuard implements CanActivate {
       context.getHandler(),
       context.getClass(),
     ]);
-    if (!roles) return true;
+    // Closed by default: a route behind this guard that forgot @RequireRole is a bug, and
+    // must not become public because of it.
+    if (!roles || roles.length === 0) {
+      throw new TouchlineException('FORBIDDEN', 'This endpoint declares no role: refused.');
+    }
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const key = bearerKey(request);
     if (!key) {

@@ -37,5 +37,41 @@ export const operationsMigrationSet: MigrationSet = {
         CREATE INDEX rebuilds_latest ON projections.rebuilds (projection, requested_at DESC);
       `,
     },
+    {
+      version: 2,
+      name: 'republish jobs',
+      sql: `
+        -- One row per republish job (stored history to a Kafka topic, see docs/operations.md).
+        -- The name is the job's id: a resume continues the row from its checkpoint.
+        CREATE TABLE projections.republish_jobs (
+          name                  text PRIMARY KEY,
+          topic                 text NOT NULL,
+          status                text NOT NULL CHECK (status IN ('running', 'completed', 'cancelled', 'failed', 'interrupted')),
+          -- The range, resolved once at the start: events after "start" up to "target" inclusive.
+          start_transaction_id  xid8 NOT NULL,
+          start_position        bigint NOT NULL,
+          target_transaction_id xid8 NOT NULL,
+          target_position       bigint NOT NULL,
+          first_position        bigint,
+          event_types           text[],
+          rate_limit            integer,
+          target_events         bigint NOT NULL,
+          -- Everything up to here is acknowledged by Kafka.
+          checkpoint_transaction_id xid8 NOT NULL,
+          checkpoint_position   bigint NOT NULL,
+          events_published      bigint NOT NULL DEFAULT 0,
+          runs                  integer NOT NULL DEFAULT 1,
+          run_started_at        timestamptz NOT NULL DEFAULT now(),
+          run_events_published  bigint NOT NULL DEFAULT 0,
+          requested_by          uuid,
+          requested_at          timestamptz NOT NULL DEFAULT now(),
+          heartbeat_at          timestamptz NOT NULL DEFAULT now(),
+          finished_at           timestamptz,
+          cancel_requested      boolean NOT NULL DEFAULT false,
+          error_code            text,
+          error_message         text
+        );
+      `,
+    },
   ],
 };

@@ -18,12 +18,14 @@ import { ProjectionOperations } from './projection-operations';
 import { ProjectionRebuilder } from './projection-rebuilder';
 import { ProjectionStatusReader } from './projection-status';
 import { registerRequestLogging } from './request-logging';
+import { RepublishModule } from './republish/republish.module';
 
 /**
  * Visibility and projection operations, in every process: /metrics, request logs with
  * correlation ids, and the projections admin API (list, rebuild, cancel).
  */
 @Module({
+  imports: [RepublishModule],
   controllers: [OperationsController, MetricsController],
   providers: [
     { provide: METRICS_ACCESS, useFactory: () => metricsAccessFrom(process.env) },

@@ -94,7 +94,7 @@ export async function projectionsCommand(
             `Rebuild ${started.rebuild.id} of ${name} started; follow it with: touchline projections show ${name}`,
         );
       }
-      const finished = await follow(started.rebuild.id, route(), options, call);
+      const finished = await follow(started.rebuild.id, name!, route(), options, call);
       if (finished.status === 'failed') throw new ProjectionsCliError(describeRebuild(finished));
       return show(finished, () => describeRebuild(finished));
     }
@@ -105,36 +105,71 @@ export async function projectionsCommand(
   }
 }
 
-async function follow(
+function follow(
   id: string,
+  name: string,
   route: string,
   options: ProjectionsCliOptions,
   call: ApiCall,
 ): Promise<RebuildView> {
+  return followProgress(
+    async () => {
+      const view = (await call('GET', route)) as ProjectionView;
+      if (!view.rebuild || view.rebuild.id !== id) {
+        throw new ProjectionsCliError(`Rebuild ${id} is no longer the latest of this projection`);
+      }
+      return view.rebuild;
+    },
+    (rebuild) => progressLine(name, rebuild),
+    () => call('DELETE', `${route}/rebuild`),
+    'rebuild',
+    options,
+  );
+}
+
+/** The figures a progress line shows (a rebuild's, or another job's mapped onto them). */
+export type ProgressFigures = Pick<
+  RebuildView,
+  'status' | 'eventsApplied' | 'targetEvents' | 'eventsPerSecond' | 'percent' | 'etaSeconds'
+>;
+
+export interface FollowOptions {
+  readonly pollMs?: number;
+  readonly progress: { write(text: string): unknown; isTTY?: boolean };
+}
+
+/**
+ * Polls a job the server runs until it is no longer `running`, drawing one progress line per
+ * change (rewritten in place on a terminal). Ctrl-C asks the server to cancel the job; a second
+ * Ctrl-C leaves it running and exits.
+ */
+export async function followProgress<T extends { status: string }>(
+  read: () => Promise<T>,
+  line: (current: T) => string,
+  cancel: () => Promise<unknown>,
+  what: string,
+  options: FollowOptions,
+): Promise<T> {
   let cancelling = false;
   const onInterrupt = () => {
     if (cancelling) process.exit(130);
     cancelling = true;
-    options.progress.write('\nCancelling the rebuild (Ctrl-C again to leave it running)...\n');
-    void call('DELETE', `${route}/rebuild`).catch(() => undefined);
+    options.progress.write(`\nCancelling the ${what} (Ctrl-C again to leave it running)...\n`);
+    void cancel().catch(() => undefined);
   };
   process.on('SIGINT', onInterrupt);
   let lastLine = '';
   try {
     for (;;) {
-      const view = (await call('GET', route)) as ProjectionView;
-      const rebuild = view.rebuild;
-      if (!rebuild || rebuild.id !== id) {
-        throw new ProjectionsCliError(`Rebuild ${id} is no longer the latest of this projection`);
+      const current = await read();
+      const text = line(current);
+      if (text !== lastLine) {
+        options.progress.write(options.progress.isTTY ? `\r${text}` : `${text}\n`);
+        lastLine = text;
       }
-      const line = progressLine(view.name, rebuild);
-      if (line !== lastLine) {
-        options.progress.write(options.progress.isTTY ? `\r${line}` : `${line}\n`);
-        lastLine = line;
-      }
-      if (rebuild.status !== 'running') {
+      if (current.status !== 'running') {
         if (options.progress.isTTY) options.progress.write('\n');
-        return rebuild;
+        return current;
       }
       await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 500));
     }
@@ -144,7 +179,7 @@ async function follow(
 }
 
 /** `customer_activity [########------------]  40.0%  1200/3000 events  2500 ev/s  ETA 1s` */
-export function progressLine(name: string, rebuild: RebuildView): string {
+export function progressLine(name: string, rebuild: ProgressFigures): string {
   const width = 24;
   const percent = rebuild.percent ?? 0;
   const filled = Math.round((percent / 100) * width);
