@@ -8,7 +8,8 @@ import {
 import { limitParam } from '../admin/request-parsing';
 import { isJsonObject } from '../collector/segment/segment-message';
 import { TouchlineException } from '../common/touchline.exception';
-import { decodeCursorOrThrow, FLAG_SORTS, type FlagFilter, type FlagSort } from './churn-queries';
+import { decodeCursorOrThrow } from '../common/pair-cursor';
+import { FLAG_SORTS, type FlagFilter, type FlagSort } from './churn-queries';
 
 export type QueryParams = Record<string, string | string[] | undefined>;
 

@@ -1,3 +1,4 @@
+import { decodeCursorOrThrow } from '../common/pair-cursor';
 import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
 import {
   ApiBearerAuth,
@@ -13,7 +14,6 @@ import { ApiKeyGuard, RequireRole } from '../auth/api-key.guard';
 import { ProfileAsOf, type ProfileAsOfDto } from './profile-as-of';
 import { TouchlineException } from '../common/touchline.exception';
 import {
-  decodeCursorOrThrow,
   type Page,
   type ProfileDto,
   ProfileQueries,
