@@ -6,12 +6,18 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { importOrders } from './import/import-command';
+import { importContacts, importOrders } from './import/import-command';
 import {
   PROJECTIONS_HELP,
   projectionsCommand,
   ProjectionsCliError,
 } from './operations/projections-cli';
+import {
+  REPUBLISH_CLI_OPTIONS,
+  REPUBLISH_HELP,
+  republishCommand,
+  RepublishCliError,
+} from './operations/republish/republish-cli';
 import { CHURN_CLI_OPTIONS, CHURN_HELP, churnCommand, ChurnCliError } from './churn/churn-cli';
 import {
   CROSS_SELL_CLI_OPTIONS,
@@ -32,13 +38,21 @@ Commands:
   dead-letters resubmit <id> [--payload FILE.json]
   audit [--limit N]
 ${PROJECTIONS_HELP}
+${REPUBLISH_HELP}
   import orders <file> [--format csv|jsonl] [--source ID] [--map field=column,...]
       [--delimiter C|tab|whitespace] [--columns a,b,...] [--currency USD]
       [--report FILE] [--batch-size 500]      rows become OrderCompleted / OrderRefunded events
+  import contacts <file> [--format csv|jsonl] [--source ID] [--map field=column,...]
+      [--delimiter C|tab|whitespace] [--columns a,b,...] [--report FILE] [--batch-size 500]
+                                              rows become visit, meeting, ticket, call, email events
   clv fit --as-of YYYY-MM-DD [--time-unit-days 7] [--horizon 52] [--period-length 1]
       [--discount 0] [--min-customers 10]     fit BG/NBD + Gamma-Gamma and score every customer
   value top [--by clv|netRevenue] [--limit N] the most valuable customers
   value show <customer-id>                    historical value and the latest scores
+  value prospects [--stage lead|first-order] [--limit N] [--cursor C]
+                                              promising prospects: no or one order, engaged
+  value risks [--by clv|netRevenue] [--limit N] [--cursor C]
+                                              the most valuable customers at risk of leaving
 ${CHURN_HELP}
 ${CROSS_SELL_HELP}
   identity unmerge --link ID | --event ID | --between userId:a,anonymousId:b [--reason R]
@@ -152,6 +166,7 @@ async function run(argv: readonly string[]): Promise<string> {
       discount: { type: 'string' },
       'min-customers': { type: 'string' },
       by: { type: 'string' },
+      stage: { type: 'string' },
       to: { type: 'string' },
       resume: { type: 'boolean', default: false },
       link: { type: 'string' },
@@ -161,6 +176,7 @@ async function run(argv: readonly string[]): Promise<string> {
       detach: { type: 'boolean', default: false },
       ...CHURN_CLI_OPTIONS,
       ...CROSS_SELL_CLI_OPTIONS,
+      ...REPUBLISH_CLI_OPTIONS,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -291,10 +307,11 @@ async function run(argv: readonly string[]): Promise<string> {
         table(answer.items, ['id', 'at', 'actorKeyId', 'action', 'target', 'outcome']),
       );
     }
-    case 'import orders': {
+    case 'import orders':
+    case 'import contacts': {
       let summary;
       try {
-        summary = await importOrders(
+        summary = await (action === 'contacts' ? importContacts : importOrders)(
           {
             file: need(target, 'the file to import'),
             format: values.format,
@@ -351,6 +368,29 @@ async function run(argv: readonly string[]): Promise<string> {
       };
       return show(answer, () =>
         table(answer.items, ['rank', 'customerKey', 'clv', 'pAlive', 'netRevenue', 'orderCount']),
+      );
+    }
+    case 'value prospects':
+    case 'value risks': {
+      const prospects = action === 'prospects';
+      const query = new URLSearchParams({
+        ...(prospects && values.stage ? { stage: values.stage } : {}),
+        ...(!prospects && values.by ? { by: values.by } : {}),
+        ...(values.limit ? { limit: values.limit } : {}),
+        ...(values.cursor ? { cursor: values.cursor } : {}),
+      });
+      const answer = (await call(
+        options,
+        'GET',
+        `/v1/value/${prospects ? 'prospects' : 'risks'}?${query.toString()}`,
+      )) as { items: Record<string, unknown>[]; nextCursor: string | null };
+      const columns = prospects
+        ? ['customerId', 'stage', 'score', 'orders', 'totalEvents', 'channels', 'lastSeenAt']
+        : ['customerId', 'risk', 'clvAtRisk', 'revenueAtRisk', 'clv', 'netRevenue', 'reasonCodes'];
+      return show(
+        answer,
+        () =>
+          `${table(answer.items, columns)}${answer.nextCursor ? `\nmore: --cursor ${answer.nextCursor}` : ''}`,
       );
     }
     case 'value show': {
@@ -412,6 +452,18 @@ async function run(argv: readonly string[]): Promise<string> {
         { progress: process.stderr },
       ).catch((error: unknown) => {
         throw error instanceof ChurnCliError ? new CliError(error.message) : error;
+      });
+    case 'republish start':
+    case 'republish show':
+    case 'republish cancel':
+      return republishCommand(
+        action,
+        target,
+        values,
+        { json: options.json, progress: process.stderr },
+        (method, route, body) => call(options, method, route, body),
+      ).catch((error: unknown) => {
+        throw error instanceof RepublishCliError ? new CliError(error.message) : error;
       });
     case 'projections list':
     case 'projections show':

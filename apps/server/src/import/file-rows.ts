@@ -30,21 +30,27 @@ export type FileRow =
   | { readonly line: number; readonly fields: Record<string, string> }
   | { readonly line: number; readonly error: string };
 
-/** `userId=customer_id,timestamp=date` → { userId: 'customer_id', timestamp: 'date' }. */
-export function parseMapping(spec: string | undefined): Record<string, string> {
+/**
+ * `userId=customer_id,timestamp=date` → { userId: 'customer_id', timestamp: 'date' }; a field
+ * that is not one of `fields` (the order fields unless told) is an error naming them.
+ */
+export function parseMapping(
+  spec: string | undefined,
+  fields: readonly string[] = ORDER_FIELDS,
+): Record<string, string> {
   const map: Record<string, string> = {};
   for (const pair of (spec ?? '').split(',').filter((p) => p.trim().length > 0)) {
     const [field, column, extra] = pair.split('=').map((s) => s.trim());
     if (!field || !column || extra !== undefined)
       throw new Error(`--map entries must be field=column, got "${pair}"`);
-    if (!(ORDER_FIELDS as readonly string[]).includes(field))
-      throw new Error(`--map: unknown field "${field}"; the fields are ${ORDER_FIELDS.join(', ')}`);
+    if (!fields.includes(field))
+      throw new Error(`--map: unknown field "${field}"; the fields are ${fields.join(', ')}`);
     map[field] = column;
   }
   return map;
 }
 
-/** Renames a record's columns to the order fields; unmapped columns keep their names. */
+/** Renames a record's columns to the import's fields; unmapped columns keep their names. */
 export function mapRecord(
   record: Readonly<Record<string, string>>,
   map: Readonly<Record<string, string>>,

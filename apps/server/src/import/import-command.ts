@@ -1,10 +1,17 @@
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { countLines, type FileRowOptions, parseMapping, readFileRows } from './file-rows';
+import { CONTACT_FIELDS } from './contact-fields';
+import {
+  countLines,
+  type FileRowOptions,
+  ORDER_FIELDS,
+  parseMapping,
+  readFileRows,
+} from './file-rows';
 
 export type ApiCall = (method: string, route: string, body?: unknown) => Promise<unknown>;
 
-export interface ImportOrdersOptions {
+export interface ImportFileOptions {
   readonly file: string;
   readonly format?: string;
   readonly sourceId?: string;
@@ -18,7 +25,14 @@ export interface ImportOrdersOptions {
   readonly progress: NodeJS.WriteStream;
 }
 
-export interface ImportOrdersSummary {
+/** What differs between the kinds of import: the route, the fields, what else the body says. */
+interface ImportKind {
+  readonly route: string;
+  readonly fields: readonly string[];
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+export interface ImportSummary {
   readonly file: string;
   readonly sourceId: string;
   readonly rows: number;
@@ -35,7 +49,7 @@ interface Rejection {
   message: string;
 }
 
-function formatOptions(options: ImportOrdersOptions): FileRowOptions {
+function formatOptions(options: ImportFileOptions, fields: readonly string[]): FileRowOptions {
   const format = options.format ?? (options.file.endsWith('.jsonl') ? 'jsonl' : 'csv');
   if (format !== 'csv' && format !== 'jsonl') throw new Error('--format must be csv or jsonl');
   const named: Record<string, string> = { tab: '\t', comma: ',', semicolon: ';', '\\t': '\t' };
@@ -43,7 +57,7 @@ function formatOptions(options: ImportOrdersOptions): FileRowOptions {
   if (delimiter !== 'whitespace' && delimiter.length !== 1)
     throw new Error('--delimiter must be one character, tab, or whitespace');
   const columns = options.columns ? options.columns.split(',').map((c) => c.trim()) : null;
-  return { format, delimiter, columns, map: parseMapping(options.map) };
+  return { format, delimiter, columns, map: parseMapping(options.map, fields) };
 }
 
 function progressLine(done: number, total: number, startedAt: number): string {
@@ -56,16 +70,40 @@ function progressLine(done: number, total: number, startedAt: number): string {
   return `[${'='.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total} rows  ${Math.round(rate)} rows/s  ETA ${eta}`;
 }
 
+/** `touchline import orders <file>`: rows become OrderCompleted / OrderRefunded events. */
+export function importOrders(options: ImportFileOptions, call: ApiCall): Promise<ImportSummary> {
+  return importFile(
+    options,
+    {
+      route: '/v1/admin/import/orders',
+      fields: ORDER_FIELDS,
+      body: options.currency ? { defaultCurrency: options.currency } : {},
+    },
+    call,
+  );
+}
+
+/** `touchline import contacts <file>`: rows become visit, meeting, ticket, call, email events. */
+export function importContacts(options: ImportFileOptions, call: ApiCall): Promise<ImportSummary> {
+  if (options.currency !== undefined) throw new Error('--currency is for import orders only');
+  return importFile(
+    options,
+    { route: '/v1/admin/import/contacts', fields: CONTACT_FIELDS, body: {} },
+    call,
+  );
+}
+
 /**
- * `touchline import orders <file>`: reads the file as a stream, sends batches of rows to the
- * admin API, writes every rejected row (its line, field and reason) to a JSON-lines report,
- * and shows rows, rows/s and the ETA on stderr while it runs.
+ * Reads the file as a stream, sends batches of rows to the admin API, writes every rejected row
+ * (its line, field and reason) to a JSON-lines report, and shows rows, rows/s and the ETA on
+ * stderr while it runs.
  */
-export async function importOrders(
-  options: ImportOrdersOptions,
+async function importFile(
+  options: ImportFileOptions,
+  kind: ImportKind,
   call: ApiCall,
-): Promise<ImportOrdersSummary> {
-  const fileOptions = formatOptions(options);
+): Promise<ImportSummary> {
+  const fileOptions = formatOptions(options, kind.fields);
   const sourceId = options.sourceId ?? 'import';
   const batchSize = Number(options.batchSize ?? 500);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 5_000)
@@ -95,9 +133,9 @@ export async function importOrders(
   let batch: { line: number; fields: Record<string, string> }[] = [];
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    const answer = (await call('POST', '/v1/admin/import/orders', {
+    const answer = (await call('POST', kind.route, {
       sourceId,
-      ...(options.currency ? { defaultCurrency: options.currency } : {}),
+      ...kind.body,
       rows: batch,
     })) as { accepted: number; rejected: Rejection[] };
     accepted += answer.accepted;

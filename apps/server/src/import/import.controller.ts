@@ -8,13 +8,16 @@ import { RequestFields } from '../admin/request-parsing';
 import { TouchlineException } from '../common/touchline.exception';
 import { VALUE_CONFIG } from '../value/value.tokens';
 import type { ValueConfig } from '../value/value-config';
-import { type ImportBatchResult, OrderImporter } from './order-importer';
 import type { ImportRow } from './order-rows';
+import { type ImportBatch, type ImportBatchResult, RowImporter } from './row-importer';
 
 export const MAX_IMPORT_ROWS = 5_000;
 const SOURCE_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
-/** Bulk import of historical orders (the `touchline import orders` CLI sends batches here). */
+/**
+ * Bulk import of historical orders and contacts (the `touchline import orders|contacts` CLI
+ * sends batches here). Every batch is audited.
+ */
 @ApiTags('admin')
 @ApiBearerAuth('apiKey')
 @Controller('v1/admin/import')
@@ -22,7 +25,7 @@ const SOURCE_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 @RequireRole('admin')
 export class ImportController {
   constructor(
-    private readonly importer: OrderImporter,
+    private readonly importer: RowImporter,
     private readonly audit: AuditLog,
     @Inject(VALUE_CONFIG) private readonly config: ValueConfig,
   ) {}
@@ -38,20 +41,37 @@ export class ImportController {
     @Body() body: unknown,
   ): Promise<ImportBatchResult> {
     const fields = new RequestFields(body);
-    const sourceId = fields.string('sourceId', { required: true, pattern: SOURCE_ID, max: 63 });
+    const batch = batchOf(fields);
     const defaultCurrency =
       fields.string('defaultCurrency', { pattern: /^[A-Z]{3}$/, max: 3 }) ?? this.config.fx.base;
-    const rows = parseRows(fields.raw('rows'));
-    const result = await this.importer.importOrders({
-      sourceId,
-      defaultCurrency,
-      rows,
-      receivedAt: new Date(),
-      correlationId: randomUUID(),
-    });
+    const result = await this.importer.importOrders({ ...batch, defaultCurrency });
+    return this.audited(request, 'import.orders', batch.sourceId, result);
+  }
+
+  @Post('contacts')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Import contact rows ({ sourceId, rows: [{ line, fields }] }: store visits, meetings, tickets, calls, emails) as their touchpoint events; answers the rejected rows and why',
+  })
+  async contacts(
+    @Req() request: AuthenticatedRequest,
+    @Body() body: unknown,
+  ): Promise<ImportBatchResult> {
+    const batch = batchOf(new RequestFields(body));
+    const result = await this.importer.importContacts(batch);
+    return this.audited(request, 'import.contacts', batch.sourceId, result);
+  }
+
+  private async audited(
+    request: AuthenticatedRequest,
+    action: string,
+    sourceId: string,
+    result: ImportBatchResult,
+  ): Promise<ImportBatchResult> {
     await this.audit.record({
       actorKeyId: request.principal?.keyId ?? null,
-      action: 'import.orders',
+      action,
       target: sourceId,
       outcome: 'done',
       details: {
@@ -62,6 +82,15 @@ export class ImportController {
     });
     return result;
   }
+}
+
+function batchOf(fields: RequestFields): ImportBatch {
+  return {
+    sourceId: fields.string('sourceId', { required: true, pattern: SOURCE_ID, max: 63 }),
+    rows: parseRows(fields.raw('rows')),
+    receivedAt: new Date(),
+    correlationId: randomUUID(),
+  };
 }
 
 function parseRows(value: unknown): ImportRow[] {

@@ -74,8 +74,19 @@ const KNOWN_FIELDS = new Set([
   'price',
 ]);
 
-/** YYYYMMDD, YYYY-MM-DD (UTC midnight) or an ISO-8601 date-time with a zone. */
-export function parseImportDate(text: string): Date | null {
+/** The trimmed text of a row's field, or null when it is absent or blank. */
+export function rowValues(row: ImportRow): (name: string) => string | null {
+  return (name) => {
+    const v = row.fields[name]?.trim();
+    return v === undefined || v === '' ? null : v;
+  };
+}
+
+export const IMPORT_DATE_FORMATS = 'YYYYMMDD, YYYY-MM-DD or ISO-8601 with a zone';
+
+/** YYYYMMDD, YYYY-MM-DD (UTC midnight) or an ISO-8601 date-time with a zone; null: neither. */
+export function parseImportDate(text: string | null): Date | null {
+  if (text === null) return null;
   const compact = /^(\d{4})(\d{2})(\d{2})$/.exec(text) ?? /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
   let date: Date;
   if (compact) {
@@ -105,10 +116,7 @@ export function orderEventFromRow(row: ImportRow, context: RowContext): RowOutco
     ok: false,
     rejection: { line: row.line, code, field, message },
   });
-  const value = (name: string): string | null => {
-    const v = f[name]?.trim();
-    return v === undefined || v === '' ? null : v;
-  };
+  const value = rowValues(row);
   const userId = value('userId');
   if (userId === null) return reject('missing-customer', 'userId', 'the customer id is empty');
   if (userId.length > 512)
@@ -118,13 +126,9 @@ export function orderEventFromRow(row: ImportRow, context: RowContext): RowOutco
     return reject('bad-type', 'type', `type must be order or refund, got "${kind.slice(0, 40)}"`);
   const refund = kind === 'refund';
   const dateText = value('timestamp');
-  const occurredAt = dateText === null ? null : parseImportDate(dateText);
+  const occurredAt = parseImportDate(dateText);
   if (occurredAt === null)
-    return reject(
-      'bad-date',
-      'timestamp',
-      'the date must be YYYYMMDD, YYYY-MM-DD or ISO-8601 with a zone',
-    );
+    return reject('bad-date', 'timestamp', `the date must be ${IMPORT_DATE_FORMATS}`);
   const amount = (name: string): RowOutcome | string | null => {
     const text = value(name);
     if (text === null) return null;

@@ -2,7 +2,7 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { countLines, CsvSplitter, parseMapping, readFileRows } from './file-rows';
-import { KNOWN_CURRENCIES } from './order-importer';
+import { KNOWN_CURRENCIES } from './row-importer';
 import { orderEventFromRow, parseImportDate } from './order-rows';
 
 const context = { sourceId: 'shop', defaultCurrency: 'USD', knownCurrencies: KNOWN_CURRENCIES };

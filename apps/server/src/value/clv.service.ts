@@ -34,9 +34,13 @@ interface ModelSummary<P> {
   readonly excludedCustomers?: number;
 }
 
+export type ClvFitTrigger = 'api' | 'schedule';
+
 export interface ClvFitDto {
   readonly id: string;
   readonly status: 'fitted' | 'refused';
+  /** An admin's request, or the TOUCHLINE_CLV_REFIT_HOURS schedule. */
+  readonly trigger: ClvFitTrigger;
   readonly fittedAt: string;
   readonly calibrationEnd: string;
   readonly config: {
@@ -83,7 +87,7 @@ export class ClvService {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async fit(request: ClvFitRequest): Promise<ClvFitDto> {
+  async fit(request: ClvFitRequest, trigger: ClvFitTrigger = 'api'): Promise<ClvFitDto> {
     const fittedAt = this.clock();
     const endDay = Math.floor(request.calibrationEnd.getTime() / DAY_MS);
     // Net of refunds; float is fine here: the models take real numbers, not money sums.
@@ -109,6 +113,7 @@ export class ClvService {
     const gg = fitGammaGamma(summaries, options);
     const base = {
       id: randomUUID(),
+      trigger,
       fittedAt: fittedAt.toISOString(),
       calibrationEnd: new Date(endDay * DAY_MS).toISOString().slice(0, 10),
       config: {
@@ -191,8 +196,9 @@ export class ClvService {
       await client.query('BEGIN');
       await client.query(
         `INSERT INTO models.clv_fits (id, status, fitted_at, calibration_end, config, currency,
-           customers, orders, bg_nbd, gamma_gamma, failure_model, failure_code, failure_message)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+           customers, orders, bg_nbd, gamma_gamma, failure_model, failure_code, failure_message,
+           trigger)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
         [
           dto.id,
           dto.status,
@@ -207,6 +213,7 @@ export class ClvService {
           dto.failure?.model ?? null,
           dto.failure?.code ?? null,
           dto.failure?.message ?? null,
+          dto.trigger,
         ],
       );
       if (columns !== null) {

@@ -4,7 +4,7 @@ import { type FxTable, parseFxTable } from './domain/fx';
 export interface ValueConfig {
   /** Net revenue, order values and CLV are in this currency. */
   readonly fx: FxTable;
-  /** Refit the CLV models every N hours in the projector role; null: only on demand. */
+  /** Refit the CLV models every N hours (fractions allowed) in the projector role; null: only on demand. */
   readonly refitHours: number | null;
 }
 
@@ -14,10 +14,11 @@ const envSchema = z.object({
     .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code, three uppercase letters')
     .default('USD'),
   TOUCHLINE_FX_RATES: z.string().optional(),
+  // Fractions of an hour are allowed (0.5: every 30 minutes); 0.001 (3.6 s) is the floor.
   TOUCHLINE_CLV_REFIT_HOURS: z.coerce
     .number()
-    .positive()
-    .max(24 * 365)
+    .min(0.001, 'must be a number of hours from 0.001 to 8760')
+    .max(24 * 365, 'must be a number of hours from 0.001 to 8760')
     .optional(),
 });
 

@@ -9,13 +9,15 @@ import {
   Req,
   UseGuards,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { limitParam, RequestFields } from '../admin/request-parsing';
 import { ApiKeyGuard, type AuthenticatedRequest, RequireRole } from '../auth/api-key.guard';
 import { AuditLog } from '../auth/audit-log';
 import { isJsonObject } from '../collector/segment/segment-message';
 import { TouchlineException } from '../common/touchline.exception';
+import { onlyParamsOrThrow, type QueryParams, singleParam } from '../cross-sell/cross-sell-params';
 import { parseImportDate } from '../import/order-rows';
+import { decodePageCursorOrThrow, ProspectRiskQueries } from './prospect-risk-queries';
 import { type ClvFitDto, type ClvFitRequest, ClvService } from './clv.service';
 import { type CustomerValueDto, ValueQueries } from './value-queries';
 
@@ -120,7 +122,10 @@ export class ClvAdminController {
 @UseGuards(ApiKeyGuard)
 @RequireRole('analyst')
 export class ValueController {
-  constructor(private readonly queries: ValueQueries) {}
+  constructor(
+    private readonly queries: ValueQueries,
+    private readonly questions: ProspectRiskQueries,
+  ) {}
 
   @Get('customers/:id/value')
   @ApiOperation({
@@ -152,5 +157,49 @@ export class ValueController {
     if (order !== 'clv' && order !== 'netRevenue')
       throw new TouchlineException('INVALID_REQUEST', 'by must be clv or netRevenue');
     return this.queries.top(order, limitParam(limit, 20, 1_000));
+  }
+
+  @Get('value/prospects')
+  @ApiOperation({
+    summary:
+      'Promising prospects: customers with no or one order, not flagged, ranked by engagement across channels fading with time since last seen (docs/customer-value.md)',
+  })
+  @ApiQuery({ name: 'stage', required: false, description: 'lead (no order) or first-order' })
+  @ApiQuery({ name: 'limit', required: false, description: '1 to 500, default 50' })
+  @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
+  @ApiResponse({ status: 400, description: 'A malformed parameter, named' })
+  async prospects(@Query() query: QueryParams) {
+    onlyParamsOrThrow(query, ['stage', 'limit', 'cursor']);
+    const stage = singleParam(query, 'stage') ?? null;
+    if (stage !== null && stage !== 'lead' && stage !== 'first-order')
+      throw new TouchlineException('INVALID_REQUEST', 'stage must be lead or first-order');
+    const limit = limitParam(singleParam(query, 'limit'), 50, 500);
+    const after = decodePageCursorOrThrow(singleParam(query, 'cursor'));
+    // A prospects cursor carries the ranking time as its second key.
+    if (after !== null && Number.isNaN(new Date(after.keys[1]).getTime()))
+      throw new TouchlineException(
+        'INVALID_REQUEST',
+        'cursor is malformed: pass the nextCursor of the previous page',
+      );
+    return this.questions.prospects(stage, limit, after);
+  }
+
+  @Get('value/risks')
+  @ApiOperation({
+    summary:
+      'The most valuable customers at risk of leaving: churn flags ranked by value at risk = CLV (or net revenue) × risk',
+  })
+  @ApiQuery({ name: 'by', required: false, description: 'clv (default) or netRevenue' })
+  @ApiQuery({ name: 'limit', required: false, description: '1 to 500, default 50' })
+  @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
+  @ApiResponse({ status: 400, description: 'A malformed parameter, named' })
+  async risks(@Query() query: QueryParams) {
+    onlyParamsOrThrow(query, ['by', 'limit', 'cursor']);
+    const by = singleParam(query, 'by') ?? 'clv';
+    if (by !== 'clv' && by !== 'netRevenue')
+      throw new TouchlineException('INVALID_REQUEST', 'by must be clv or netRevenue');
+    const limit = limitParam(singleParam(query, 'limit'), 50, 500);
+    const after = decodePageCursorOrThrow(singleParam(query, 'cursor'));
+    return { by, ...(await this.questions.risks(by, limit, after)) };
   }
 }
