@@ -1,7 +1,7 @@
 // `npm run bench`: throughput and latency of every stage of Touchline in full mode (real
 // PostgreSQL, real Kafka, the built server as child processes), each beside a raw baseline
 // measured in the same run. A benchmark, not a test: it prints a report and writes JSON.
-//   node tests/bench/run.mjs [--quick] [--profile] [--only=1,2,...]
+//   node tests/bench/run.mjs [--quick] [--profile] [--only=kafka,collector,store,e2e,profiles,models]
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,6 +20,7 @@ import { collectorStage } from './stages/collector.mjs';
 import { endToEnd } from './stages/end-to-end.mjs';
 import { kafkaBaseline } from './stages/kafka.mjs';
 import { storeStages } from './stages/store.mjs';
+import { profileSizes, profileStages } from './stages/profiles.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
 import { benchRequire, serverDist } from './lib/workload.mjs';
 
@@ -69,6 +70,9 @@ const TARGETS = {
   collectorPerSecond: 30_000,
   ingestShareOfBaseline: 0.5,
   endToEndPerSecond: 10_000,
+  // Issue 4, "Scale": the customer_profiles projection, and a lookup among 1M profiles.
+  profileEventsPerSecond: 20_000,
+  profileLookupP99Ms: 20,
 };
 
 function parseArgs(argv) {
@@ -78,7 +82,9 @@ function parseArgs(argv) {
     else if (arg === '--profile') args.profile = true;
     else if (arg.startsWith('--only=')) args.only = new Set(arg.slice(7).split(','));
     else if (arg === '--help' || arg === '-h') {
-      log('usage: npm run bench -- [--quick] [--profile] [--only=kafka,collector,store,e2e]');
+      log(
+        'usage: npm run bench -- [--quick] [--profile] [--only=kafka,collector,store,e2e,profiles,models]',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
@@ -124,13 +130,16 @@ async function main() {
     `Machine: ${m.nproc} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}; load average ${loadavg().join(' ')}`,
   );
 
-  const broker = await kafka();
-  const db1 = await createDatabase('stages');
-  const db2 = await createDatabase('e2e');
-  await migrate(db1);
-  const pgInfo = await postgresInfo(db1.url);
+  // The profile stage needs neither Kafka nor these databases: `--only=profiles` starts neither.
+  const needsKafka = ['kafka', 'collector', 'store', 'e2e'].some(stage);
+  const broker = needsKafka ? await kafka() : { brokers: null, pid: null, own: false };
+  const db1 = needsKafka ? await createDatabase('stages') : null;
+  const db2 = needsKafka ? await createDatabase('e2e') : null;
+  if (db1) await migrate(db1);
+  const pgInfo = await postgresInfo(db1?.url ?? serverUrl());
   log(
-    `PostgreSQL ${pgInfo.version} at ${new URL(serverUrl()).host}; databases ${db1.name}, ${db2.name}`,
+    `PostgreSQL ${pgInfo.version} at ${new URL(serverUrl()).host}` +
+      (db1 ? `; databases ${db1.name}, ${db2.name}` : ''),
   );
   const dataRoot = await mkdtemp(path.join(os.tmpdir(), 'tl-bench-data-'));
   onCleanup('data directory', () => rm(dataRoot, { recursive: true, force: true }));
@@ -190,6 +199,10 @@ async function main() {
     );
   if (stage('e2e'))
     await section('e2e', '6. End to end, four processes', () => endToEnd(ctx, results));
+  if (stage('profiles'))
+    await section('profiles', '7-8. Unified customer profile: projection, lookup', () =>
+      profileStages(ctx, results),
+    );
 
   const report = buildReport(results);
   log(
@@ -209,6 +222,17 @@ async function main() {
         ` (the 200 of POST /v1/track alone: p50 ${fmtMs(l.acknowledgedMs.p50)}, p99 ${fmtMs(l.acknowledgedMs.p99)})\n`,
     );
     log(histogram(l.visibleRaw));
+  }
+  if (results.profileLookup) {
+    const l = results.profileLookup;
+    const lat = (r) =>
+      `p50 ${fmtMs(r.latencyMs.p50)}, p95 ${fmtMs(r.latencyMs.p95)}, p99 ${fmtMs(r.latencyMs.p99)}`;
+    log(
+      `\nProfile lookup, GET /v1/profiles/lookup, ${fmtInt(l.count)} lookups one at a time among ${fmtInt(l.profiles)} profiles:` +
+        `\n  ${lat(l)}, max ${fmtMs(l.latencyMs.max)}; baselines in the same run: SELECT 1 ${lat(results.baselineE1)};` +
+        `\n  GET /health/live ${lat(results.baselineE2)}; the lookup's two statements over pg ${lat(results.baselineE3)}\n`,
+    );
+    log(histogram(l.raw));
   }
   log(
     `\nLoad average during each stage (1-min, before → after): ${Object.entries(loads)
@@ -230,7 +254,7 @@ async function main() {
         loadAverage: { atEnd: loadavg(), perStage: loads },
         postgres: pgInfo,
         kafka: { brokers: broker.brokers, startedByBench: broker.own },
-        sizes,
+        sizes: stage('profiles') ? { ...sizes, profiles: profileSizes(mode) } : sizes,
         shape: SHAPE,
         targets: TARGETS,
         summary: report.summary,
@@ -379,6 +403,102 @@ function buildReport(r) {
       Number.isFinite(bound) ? ratio(r.endToEnd.perSecond, bound) : '-',
       `≥ ${fmtInt(TARGETS.endToEndPerSecond)} ev/s`,
       met(ok),
+    ]);
+  }
+  if (r.profileBaselineD) {
+    rows.push([
+      'D  one-row projection, same projector (baseline)',
+      `${fmtInt(r.profileBaselineD.perSecond)} ev/s`,
+      lat(r.profileBaselineD.applyLatencyMs),
+      '-',
+      '-',
+      '-',
+      '-',
+    ]);
+  }
+  if (r.profileProjection) {
+    const ok = r.profileProjection.perSecond >= TARGETS.profileEventsPerSecond;
+    summary.profileProjection = {
+      perSecond: r.profileProjection.perSecond,
+      applyOnlyPerSecond: r.profileProjection.applyOnlyPerSecond,
+      shareOfBaseline: r.profileBaselineD
+        ? round(r.profileProjection.perSecond / r.profileBaselineD.perSecond, 3)
+        : null,
+      target: TARGETS.profileEventsPerSecond,
+      met: ok,
+    };
+    rows.push([
+      '7  profile projection (customer_profiles)',
+      `${fmtInt(r.profileProjection.perSecond)} ev/s`,
+      lat(r.profileProjection.applyLatencyMs),
+      r.profileBaselineD ? `D ${fmtInt(r.profileBaselineD.perSecond)}` : '-',
+      ratio(r.profileProjection.perSecond, r.profileBaselineD?.perSecond),
+      `≥ ${fmtInt(TARGETS.profileEventsPerSecond)} ev/s`,
+      met(ok),
+    ]);
+  }
+  if (r.baselineE1) {
+    rows.push([
+      'E1 SELECT 1 over pg (baseline)',
+      `${fmtInt(r.baselineE1.count)} queries`,
+      lat(r.baselineE1.latencyMs),
+      '-',
+      '-',
+      '-',
+      '-',
+    ]);
+    rows.push([
+      'E2 GET /health/live (baseline)',
+      `${fmtInt(r.baselineE2.count)} requests`,
+      lat(r.baselineE2.latencyMs),
+      '-',
+      '-',
+      '-',
+      '-',
+    ]);
+    rows.push([
+      'E3 the lookup SQL over pg (baseline)',
+      `${fmtInt(r.baselineE3.count)} lookups`,
+      lat(r.baselineE3.latencyMs),
+      '-',
+      '-',
+      '-',
+      '-',
+    ]);
+  }
+  if (r.profileLookup) {
+    const l = r.profileLookup;
+    const ok = l.latencyMs.p99 < TARGETS.profileLookupP99Ms;
+    summary.profileLookup = {
+      profiles: l.profiles,
+      p50: l.latencyMs.p50,
+      p95: l.latencyMs.p95,
+      p99: l.latencyMs.p99,
+      target: TARGETS.profileLookupP99Ms,
+      met: ok,
+    };
+    const floor =
+      r.baselineE2 && r.baselineE3 ? r.baselineE2.latencyMs.p50 + r.baselineE3.latencyMs.p50 : null;
+    rows.push([
+      `8  profile lookup, HTTP, ${fmtInt(l.profiles)} profiles`,
+      `${fmtInt(l.count)} lookups`,
+      lat(l.latencyMs),
+      floor === null ? '-' : `E2+E3 p50 ${fmtMs(floor)}`,
+      floor === null ? '-' : `${(l.latencyMs.p50 / floor).toFixed(1)}×`,
+      `p99 < ${TARGETS.profileLookupP99Ms} ms`,
+      met(ok),
+    ]);
+  }
+  if (r.retiredScan) {
+    summary.retiredScan = { profiles: r.retiredScan.profiles, ms: r.retiredScan.ms };
+    rows.push([
+      `8b per-batch "identifiers &&", ${fmtInt(r.retiredScan.profiles)} profiles`,
+      `${fmtMs(r.retiredScan.ms)} / batch`,
+      '-',
+      '-',
+      '-',
+      '-',
+      '-',
     ]);
   }
   if (r.latency) {

@@ -16,6 +16,7 @@ export function latencySummary(values) {
     count: values.length,
     p50: round(percentile(values, 50), 2),
     p90: round(percentile(values, 90), 2),
+    p95: round(percentile(values, 95), 2),
     p99: round(percentile(values, 99), 2),
     max: round(values.length ? Math.max(...values) : null, 2),
   };
