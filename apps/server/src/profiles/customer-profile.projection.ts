@@ -189,6 +189,8 @@ export class CustomerProfileProjection implements Projection {
     const observations: Observation[] = [];
     const decisions: IdentityDecisionEvent[] = [];
     const mapping = new Map<string, string | null>();
+    /** Customer ids identifiers moved away from: merged away or re-keyed ones lose their rows. */
+    const previous = new Set<string>();
     const anchors = new Set<string>();
     const facts = new Map<string, FactsDelta>();
     const touchpoints: {
@@ -209,8 +211,10 @@ export class CustomerProfileProjection implements Projection {
       const step = evolveIdentityGraph(graph, observation);
       graph = step.state;
       decisions.push(...step.decisions);
-      for (const change of step.changes)
+      for (const change of step.changes) {
         mapping.set(canonicalIdentifier(change.identifier), change.to);
+        if (change.from !== null) previous.add(change.from);
+      }
 
       const anchorIdentifier = anchorIdentifierOf(observation, this.rules);
       if (anchorIdentifier === null) continue;
@@ -226,7 +230,7 @@ export class CustomerProfileProjection implements Projection {
     await this.writeTouchpoints(client, touchpoints);
     await this.recomputeProfiles(
       client,
-      await this.touchedCustomers(client, graph, mapping, decisions, anchors),
+      this.touchedCustomers(graph, mapping, previous, decisions, anchors),
     );
     await this.storeGeneration(client, generation + 1n);
     this.graph = graph;
@@ -278,15 +282,16 @@ export class CustomerProfileProjection implements Projection {
     }
     await this.writeMapping(client, mapping);
     await this.writeLinks(client, step.decisions);
-    const customers = await this.touchedCustomers(
-      client,
+    const previous = new Set(
+      moved.flatMap((change) => (change.from === null ? [] : [change.from])),
+    );
+    const recomputed = this.touchedCustomers(
       step.state,
       mapping,
+      previous,
       step.decisions,
       new Set(),
     );
-    for (const change of moved) if (change.from !== null) customers.push(change.from);
-    const recomputed = [...new Set(customers)].sort();
     await this.recomputeProfiles(client, recomputed);
     await this.storeGeneration(client, generation + 1n);
     // Whatever graph this instance held is behind the tables now.
@@ -329,15 +334,19 @@ export class CustomerProfileProjection implements Projection {
     return [...unique.values()];
   }
 
-  /** Customers whose profile a step changed: moved identifiers, merges, fresh facts, retired ids. */
-  private async touchedCustomers(
-    client: PoolClient,
+  /**
+   * Customers whose profile a step changed: where identifiers moved to and from (a customer id
+   * that lost all its identifiers, merged away or re-keyed, loses its profile), both sides of a
+   * merge, and the customers of identifiers with fresh facts.
+   */
+  private touchedCustomers(
     graph: IdentityGraph,
     mapping: Map<string, string | null>,
+    previous: ReadonlySet<string>,
     decisions: readonly IdentityDecisionEvent[],
     anchors: ReadonlySet<string>,
-  ): Promise<string[]> {
-    const touched = new Set<string>();
+  ): string[] {
+    const touched = new Set<string>(previous);
     for (const [, to] of mapping) if (to !== null) touched.add(to);
     for (const decision of decisions) {
       const d = decision.type === 'DecisionWithdrawn' ? decision.decision : decision;
@@ -346,14 +355,6 @@ export class CustomerProfileProjection implements Projection {
     for (const anchor of anchors) {
       const customerId = customerOf(graph, anchor);
       if (customerId !== null) touched.add(customerId);
-    }
-    // A customer id that lost all its identifiers (merged away, re-keyed) must lose its profile.
-    if (mapping.size > 0) {
-      const retired = await client.query<{ customer_id: string }>(
-        `SELECT customer_id FROM ${this.schema}.customer_profiles WHERE identifiers && $1::text[]`,
-        [[...mapping.keys()]],
-      );
-      for (const row of retired.rows) touched.add(row.customer_id);
     }
     return [...touched].sort();
   }
