@@ -93,7 +93,8 @@ describe.each(testDatabaseTargets())('EncryptingEventStore on $name', (target) =
         email: `ada.${tag}@example.com`,
         userId: `ada-${tag}`,
         name: `Ada Lovelace ${tag}`,
-        ip: `203.0.113.${String(Number.parseInt(tag.slice(0, 2), 16) % 250)}`,
+        // Unique per person (IPv6 documentation range), so no two people share one by chance.
+        ip: `2001:db8::${tag.slice(0, 4)}:${tag.slice(4, 8)}`,
       };
     };
     const identify = (p: ReturnType<typeof person>): NewEvent => ({
