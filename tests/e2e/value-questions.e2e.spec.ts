@@ -401,21 +401,31 @@ describe('contacts import, prospects and risks (embedded mode)', () => {
   });
 
   it('ranks the valuable customers at risk by value × risk, with CLV from the latest fit', async () => {
-    // Twelve repeat buyers over the last year: enough to fit the models.
-    const buyers = Array.from({ length: 12 }, (_, i) => `buyer-${i}-${tag}`);
+    // Forty buyers over the last year with different rates, some of them gone quiet long ago:
+    // the heterogeneity BG/NBD and Gamma-Gamma need to have a maximum. Dates are whole days
+    // before today (UTC), so the data are the same whatever the time of day the test runs.
+    const today = Date.parse(new Date().toISOString().slice(0, 10));
+    const daysAgo = (days: number) => new Date(today - days * DAY).toISOString().slice(0, 10);
+    const buyers = Array.from({ length: 40 }, (_, i) => `buyer-${i}-${tag}`);
+    const orderCounts = buyers.map((_, i) => 1 + ((i * 7) % 9));
     const lines = ['userId,orderId,timestamp,total'];
     buyers.forEach((user, i) => {
-      for (let k = 0; k <= (i % 4) + 1; k++)
-        lines.push(
-          `${user},${user}-o${k},${iso((300 - 60 * k - i) * DAY).slice(0, 10)},${10 * (i + 1)}.00`,
-        );
+      const first = 340 - ((i * 11) % 60);
+      const gap = 8 + ((i * 13) % 45);
+      for (let k = 0; k < (orderCounts[i] ?? 1); k++) {
+        const day = first - k * gap;
+        if (day < 2) break;
+        lines.push(`${user},${user}-o${k},${daysAgo(day)},${10 * ((i % 5) + 1) + 3 * (k % 4)}.00`);
+      }
     });
+    const last = buyers.length - 1;
+    const lastOrders = lines.filter((line) => line.startsWith(`${buyers[last]},`)).length;
     const file = path.join(dir, 'orders.csv');
     await writeFile(file, `${lines.join('\n')}\n`);
     await cli('import', 'orders', file, '--source', `shop-${tag}`, '--report', `${file}.report`);
     await eventually(async () => {
-      const p = await api<Profile>('GET', `/v1/profiles/lookup?userId=${buyers[11]}`);
-      return p.status === 200 && p.body.orders.count === 5 ? true : undefined;
+      const p = await api<Profile>('GET', `/v1/profiles/lookup?userId=${buyers[last]}`);
+      return p.status === 200 && p.body.orders.count === lastOrders ? true : undefined;
     });
     const fit = await ok<{ id: string; status: string }>('POST', '/v1/admin/models/clv/fit', {
       calibrationEnd: new Date().toISOString().slice(0, 10),
