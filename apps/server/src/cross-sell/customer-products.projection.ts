@@ -37,6 +37,8 @@ export const customerProductsProjection: Projection = {
     'read_models.customer_product_refunds',
     'read_models.customer_products',
   ],
+  // Every row is keyed by the event's stream (customer key): it can run as segments.
+  segmentKey: (event: RecordedEvent) => event.streamId,
 
   async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
     const facts = events.map(factOf).filter((f) => f !== null);

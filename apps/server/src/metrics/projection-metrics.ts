@@ -16,7 +16,8 @@ const PROJECTOR_STATES = [
 
 /**
  * Gauges read from the database at scrape time: every process reports the same projection
- * facts (aggregate with max), so any role can be scraped. Labels: projection name only.
+ * facts (aggregate with max), so any role can be scraped. Labels: projection name, and the
+ * segment (`<index>/<count>`) for a projection split into segments.
  */
 export function registerProjectionMetrics(operations: ProjectionOperations, pool: Pool): void {
   const names = [
@@ -27,6 +28,8 @@ export function registerProjectionMetrics(operations: ProjectionOperations, pool
     'touchline_projection_last_applied_timestamp_seconds',
     'touchline_projection_status',
     'touchline_projection_rebuild_events_applied',
+    'touchline_projection_segment_checkpoint_position',
+    'touchline_projection_segment_lag_events',
     'touchline_database_oldest_transaction_age_seconds',
     'touchline_database_up',
   ];
@@ -72,6 +75,16 @@ export function registerProjectionMetrics(operations: ProjectionOperations, pool
     'touchline_projection_rebuild_events_applied',
     'Events applied by the running rebuild (absent when none runs).',
   );
+  const segmentCheckpoint = gauge(
+    'touchline_projection_segment_checkpoint_position',
+    'Global position of the last event a segment of a split projection applied.',
+    ['projection', 'segment'],
+  );
+  const segmentLag = gauge(
+    'touchline_projection_segment_lag_events',
+    'Stored events a segment of a split projection has not looked at yet.',
+    ['projection', 'segment'],
+  );
   const oldestTransaction = gauge(
     'touchline_database_oldest_transaction_age_seconds',
     'Age of the oldest running transaction holding an id: readers of the log cannot pass it.',
@@ -90,6 +103,8 @@ export function registerProjectionMetrics(operations: ProjectionOperations, pool
         lastApplied,
         status,
         rebuildApplied,
+        segmentCheckpoint,
+        segmentLag,
       ])
         metric.reset();
       for (const view of views) {
@@ -103,6 +118,11 @@ export function registerProjectionMetrics(operations: ProjectionOperations, pool
           status.set({ projection: view.name, status: state }, state === view.status ? 1 : 0);
         if (view.rebuild?.status === 'running')
           rebuildApplied.set(labels, view.rebuild.eventsApplied);
+        for (const segment of view.segments) {
+          const segmentLabels = { projection: view.name, segment: segment.segment };
+          segmentCheckpoint.set(segmentLabels, segment.checkpointPosition);
+          segmentLag.set(segmentLabels, segment.lagEvents);
+        }
       }
       oldestTransaction.set(await oldestTransactionAgeSeconds(pool));
       up.set(1);

@@ -301,4 +301,19 @@ export const serverMigrations = [
         'RFM quintile scores (5 best) and named segments; rules in docs/customer-value.md.';
     `,
   },
+  {
+    version: 8,
+    name: 'projector instances (parallel segments)',
+    sql: `
+      -- Every process running a projection split into segments says here that it is alive, about
+      -- once a second; the live ones share the segments evenly (docs/operations.md, "Parallel
+      -- projectors"). Ownership itself is an advisory lock, not this table.
+      CREATE TABLE projections.projector_instances (
+        instance_id  text NOT NULL,
+        projection   text NOT NULL,
+        heartbeat_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (projection, instance_id)
+      );
+    `,
+  },
 ] as const;

@@ -49,7 +49,7 @@ import { RepublishModule } from './republish/republish.module';
           }
           const service = live ?? new ProjectorService(runtime, logger);
           return {
-            projections: service.projectors.map((p) => p.projection),
+            projections: service.projections,
             liveProjectors: live ? live.projectors : [],
           };
         });

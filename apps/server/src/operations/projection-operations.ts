@@ -30,6 +30,17 @@ export interface ProjectionView {
   readonly lagSeconds: number;
   readonly lastAppliedAt: Date | null;
   readonly rebuild: RebuildProgress | null;
+  /** When the projection runs split into segments: each segment's checkpoint and lag. */
+  readonly segments: readonly SegmentView[];
+}
+
+export interface SegmentView {
+  /** `<index>/<count>` */
+  readonly segment: string;
+  readonly checkpointPosition: number;
+  readonly lagEvents: number;
+  readonly lagSeconds: number;
+  readonly lastAppliedAt: Date;
 }
 
 /** What the admin API and the metrics say about projections. */
@@ -58,6 +69,17 @@ export class ProjectionOperations {
     const { checkpoint, updatedAt } = await this.status.checkpoint(projection);
     const lag = await this.status.lag(checkpoint);
     const rebuild = await this.rebuilder.latest(projection.name);
+    const segments: SegmentView[] = [];
+    for (const row of await this.status.segmentCheckpoints(projection)) {
+      const segmentLag = await this.status.lag(row.checkpoint);
+      segments.push({
+        segment: row.segment,
+        checkpointPosition: Number(row.checkpoint.position),
+        lagEvents: segmentLag.events,
+        lagSeconds: Math.round(segmentLag.seconds * 1000) / 1000,
+        lastAppliedAt: row.updatedAt,
+      });
+    }
     const local = this.catalog.localStatus(projection.name);
     let status: ProjectionState;
     if (rebuild?.status === 'running') status = 'rebuilding';
@@ -76,6 +98,7 @@ export class ProjectionOperations {
       lagSeconds: Math.round(lag.seconds * 1000) / 1000,
       lastAppliedAt: updatedAt,
       rebuild,
+      segments,
     };
   }
 }

@@ -10,6 +10,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import {
   applyBatchWithCheckpoint,
+  hasSegmentCheckpoints,
   loadCheckpoint,
   type Projector,
   projectionLockKey,
@@ -127,6 +128,14 @@ export class ProjectionRebuilder {
     const mode: RebuildMode = request.resume ? 'resume' : 'rebuild';
     let targetEvents = await this.status.countUpTo(target);
     if (mode === 'resume') {
+      if (await hasSegmentCheckpoints(this.pool, projection.name)) {
+        // Segments stand at different positions: one replay from the slowest would apply the
+        // faster segments' events twice. They catch up by themselves once running.
+        throw new ProjectionOperationError(
+          'INVALID_RANGE',
+          `${projection.name} runs as segments, each with its own checkpoint: a resume cannot continue them; run a full rebuild instead`,
+        );
+      }
       const { checkpoint } = await this.status.checkpoint(projection);
       targetEvents -= await this.status.countUpTo(checkpoint);
       if (compareCheckpoints(checkpoint, target) >= 0) {
@@ -288,7 +297,10 @@ export class ProjectionRebuilder {
       let after = mode === 'rebuild' ? START : await loadCheckpoint(this.pool, projection);
       while (compareCheckpoints(after, target) < 0) {
         if (control.cancel) throw new RebuildCancelled();
-        const page = await this.store.readAll({ after, maxCount: this.batchSize });
+        const page = await this.store.readAll({
+          after,
+          maxCount: projection.batchSize ?? this.batchSize,
+        });
         const events = page.events.filter(
           (e) =>
             compareCheckpoints(
@@ -393,9 +405,11 @@ export class ProjectionRebuilder {
           .join('.'),
       );
       await client.query(`TRUNCATE ${quoted.join(', ')}`);
-      await client.query('DELETE FROM projections.checkpoints WHERE projection = $1', [
-        projection.name,
-      ]);
+      // Segments' rows too: after the rebuild every segment continues from the rebuilt position.
+      await client.query(
+        `DELETE FROM projections.checkpoints WHERE projection = $1 OR starts_with(projection, $1 || '#')`,
+        [projection.name],
+      );
       await client.query(
         'UPDATE projections.rebuilds SET started_at = now(), heartbeat_at = now() WHERE id = $1',
         [id],

@@ -2,6 +2,7 @@ import type { GlobalCheckpoint } from '@touchline/event-store';
 import type { Pool } from 'pg';
 import { loadCheckpoint, projectionLockKey } from '../projector/projector';
 import type { Projection } from '../projector/projection';
+import { parseSegmentName } from '../projector/segments';
 
 /** Counting stops here: a lag this large reads as "at least". */
 export const LAG_COUNT_CAP = 10_000_000;
@@ -42,6 +43,33 @@ export class ProjectionStatusReader {
       version: row?.version ?? null,
       updatedAt: row?.updated_at ?? null,
     };
+  }
+
+  /** The checkpoint of each segment of a projection split into segments (none when unsplit). */
+  async segmentCheckpoints(
+    projection: Projection,
+  ): Promise<{ segment: string; checkpoint: GlobalCheckpoint; updatedAt: Date }[]> {
+    const { rows } = await this.pool.query<{
+      projection: string;
+      transaction_id: string;
+      position: string;
+      updated_at: Date;
+    }>(
+      `SELECT projection, transaction_id, position, updated_at FROM projections.checkpoints
+        WHERE starts_with(projection, $1 || '#') ORDER BY projection`,
+      [projection.name],
+    );
+    return rows.flatMap((row) => {
+      const parsed = parseSegmentName(row.projection);
+      if (parsed?.projection !== projection.name) return [];
+      return [
+        {
+          segment: `${String(parsed.index)}/${String(parsed.count)}`,
+          checkpoint: { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) },
+          updatedAt: row.updated_at,
+        },
+      ];
+    });
   }
 
   async lag(after: GlobalCheckpoint): Promise<ProjectionLag> {

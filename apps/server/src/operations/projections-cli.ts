@@ -34,12 +34,21 @@ interface RebuildView {
 interface ProjectionView extends Record<string, unknown> {
   name: string;
   rebuild: RebuildView | null;
+  segments?: Record<string, unknown>[];
 }
+
+const SEGMENT_COLUMNS = [
+  'segment',
+  'checkpointPosition',
+  'lagEvents',
+  'lagSeconds',
+  'lastAppliedAt',
+];
 
 export class ProjectionsCliError extends Error {}
 
 export const PROJECTIONS_HELP = `  projections list                            name, version, checkpoint, head, lag, status
-  projections show <name>                     one projection and its latest rebuild
+  projections show <name>                     one projection, its segments and its latest rebuild
   projections rebuild <name> [--to POSITION] [--resume] [--detach]
                                               empty and replay from zero, with a progress bar
   projections cancel <name>                   stop the running rebuild after its batch`;
@@ -75,7 +84,14 @@ export async function projectionsCommand(
     }
     case 'show': {
       const answer = (await call('GET', route())) as ProjectionView;
-      return show(answer, () => `${render([answer], COLUMNS)}\n${describeRebuild(answer.rebuild)}`);
+      const segments = answer.segments ?? [];
+      return show(
+        answer,
+        () =>
+          `${render([answer], COLUMNS)}\n` +
+          (segments.length > 0 ? `Segments:\n${render(segments, SEGMENT_COLUMNS)}\n` : '') +
+          describeRebuild(answer.rebuild),
+      );
     }
     case 'cancel': {
       const answer = (await call('DELETE', route('/rebuild'))) as { rebuild: RebuildView };

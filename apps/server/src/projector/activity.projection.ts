@@ -65,6 +65,8 @@ export const activityProjection: Projection = {
   name: 'customer_activity',
   version: 1,
   tables: ['read_models.customer_activity'],
+  // Every row is keyed by the event's stream (customer key): it can run as segments.
+  segmentKey: (event: RecordedEvent) => event.streamId,
 
   async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
     const touchpoints = events.map(touchpointOf).filter((t): t is ActivityTouchpoint => t !== null);

@@ -13,5 +13,16 @@ export interface Projection {
    * these. A projection that does not say cannot be rebuilt through the operations API.
    */
   readonly tables?: readonly string[];
+  /**
+   * Events per transaction this projection works best with (per-batch work such as recomputing
+   * the touched profiles amortizes over bigger batches). Default: the projector's own.
+   */
+  readonly batchSize?: number;
+  /**
+   * The key this projection's rows are partitioned by (a customer key): when every row an event
+   * touches belongs to its key, the projection can run as segments, each owning a share of the
+   * keys (docs/operations.md, "Parallel projectors"). Null: the event touches no keyed row.
+   */
+  segmentKey?(event: RecordedEvent): string | null;
   apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import {
+  compareCheckpoints,
   type EventStore,
   formatCheckpoint,
   type GlobalCheckpoint,
@@ -9,19 +10,97 @@ import {
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { Projection } from './projection';
+import { parseSegmentName, ProjectionSegment } from './segments';
 
+interface CheckpointRowOfLayout {
+  readonly name: string;
+  readonly checkpoint: GlobalCheckpoint;
+  readonly segment: { index: number; count: number } | null;
+}
+
+/** The projection's own checkpoint row and every segment row it has (any segment count). */
+async function checkpointRows(
+  pool: Pool | PoolClient,
+  projection: string,
+): Promise<CheckpointRowOfLayout[]> {
+  const result = await pool.query<{ projection: string; transaction_id: string; position: string }>(
+    `SELECT projection, transaction_id, position FROM projections.checkpoints
+      WHERE projection = $1 OR starts_with(projection, $1 || '#')`,
+    [projection],
+  );
+  const rows: CheckpointRowOfLayout[] = [];
+  for (const row of result.rows) {
+    const segment = parseSegmentName(row.projection);
+    if (row.projection !== projection && segment?.projection !== projection) continue;
+    rows.push({
+      name: row.projection,
+      checkpoint: { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) },
+      segment: segment && { index: segment.index, count: segment.count },
+    });
+  }
+  return rows;
+}
+
+/** Refused: the stored checkpoints are of another segment layout than this process runs. */
+export class SegmentLayoutError extends Error {
+  override readonly name = 'SegmentLayoutError';
+  readonly code = 'SEGMENT_LAYOUT_MISMATCH';
+}
+
+const minCheckpoint = (a: GlobalCheckpoint, b: GlobalCheckpoint) =>
+  compareCheckpoints(a, b) <= 0 ? a : b;
+
+/**
+ * How far a projection is, as a whole: its checkpoint, or when it runs as segments the slowest
+ * segment's (a segment without a row yet is still at the projection's own row).
+ */
 export async function loadCheckpoint(
   pool: Pool | PoolClient,
+  projection: Projection | string,
+): Promise<GlobalCheckpoint> {
+  const name = typeof projection === 'string' ? projection : projection.name;
+  const rows = await checkpointRows(pool, name);
+  const own = rows.find((row) => row.segment === null)?.checkpoint ?? START;
+  const segments = rows.filter((row) => row.segment !== null);
+  if (segments.length === 0) return own;
+  const count = Math.max(...segments.map((row) => row.segment?.count ?? 0));
+  let slowest = segments.length < count ? own : (segments[0]?.checkpoint ?? own);
+  for (const row of segments) slowest = minCheckpoint(slowest, row.checkpoint);
+  return slowest;
+}
+
+/** Whether the projection has checkpoints kept by segments (it runs, or ran, split). */
+export async function hasSegmentCheckpoints(
+  pool: Pool | PoolClient,
+  projection: string,
+): Promise<boolean> {
+  return (await checkpointRows(pool, projection)).some((row) => row.segment !== null);
+}
+
+/**
+ * Where this projector continues. A segment continues from its own row, or from the
+ * projection's row when it has none yet (the projection ran unsplit, or a rebuild just finished).
+ * Mixing layouts would apply events twice or never, so a row of another layout is refused.
+ */
+async function loadProjectorCheckpoint(
+  pool: Pool,
   projection: Projection,
 ): Promise<GlobalCheckpoint> {
-  const result = await pool.query<{ transaction_id: string; position: string }>(
-    'SELECT transaction_id, position FROM projections.checkpoints WHERE projection = $1',
-    [projection.name],
+  const segment = projection instanceof ProjectionSegment ? projection : null;
+  const baseName = segment ? segment.base.name : projection.name;
+  const rows = await checkpointRows(pool, baseName);
+  const foreign = rows.find(
+    (row) => row.segment !== null && (segment === null || row.segment.count !== segment.count),
   );
-  const row = result.rows[0];
-  return row
-    ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) }
-    : START;
+  if (foreign?.segment) {
+    throw new SegmentLayoutError(
+      `${baseName} has checkpoints for ${String(foreign.segment.count)} segments but this process runs it as ${String(segment?.count ?? 1)}: ` +
+        'give every process the same TOUCHLINE_PROJECTION_SEGMENTS, or rebuild the projection to change the split',
+    );
+  }
+  const own = rows.find((row) => row.name === projection.name);
+  const base = rows.find((row) => row.segment === null);
+  return own?.checkpoint ?? base?.checkpoint ?? START;
 }
 
 /**
@@ -115,7 +194,7 @@ export class Projector {
     private readonly logger: Logger,
     options: { batchSize?: number; control?: ProjectorControl } = {},
   ) {
-    this.batchSize = options.batchSize ?? 1_000;
+    this.batchSize = options.batchSize ?? projection.batchSize ?? 1_000;
     this.control = options.control ?? NEVER_YIELD;
   }
 
@@ -156,7 +235,7 @@ export class Projector {
           continue;
         }
         this.state = 'running';
-        this.checkpoint = await loadCheckpoint(this.pool, this.projection);
+        this.checkpoint = await loadProjectorCheckpoint(this.pool, this.projection);
         this.lastErrorCode = null;
         this.logger.info(
           { projection: this.projection.name, checkpoint: formatCheckpoint(this.checkpoint) },
@@ -178,7 +257,7 @@ export class Projector {
           this.state = 'yielded';
           this.logger.info(
             { projection: this.projection.name, checkpoint: formatCheckpoint(this.checkpoint) },
-            'projector stepped aside for a rebuild',
+            'projector stepped aside (a rebuild, or segments rebalancing)',
           );
         }
       } catch (error) {
@@ -244,23 +323,57 @@ export class Projector {
     const client = this.lockClient;
     this.lockClient = null;
     if (!client) return;
+    const { exclusive, shared } = this.lockKeys();
     void client
-      .query('SELECT pg_advisory_unlock(hashtext($1))', [projectionLockKey(this.projection)])
+      .query(
+        shared === null
+          ? 'SELECT pg_advisory_unlock(hashtext($1))'
+          : 'SELECT pg_advisory_unlock(hashtext($1)), pg_advisory_unlock_shared(hashtext($2))',
+        shared === null ? [exclusive] : [exclusive, shared],
+      )
       .catch(() => undefined)
       .finally(() => client.release(true));
+  }
+
+  /**
+   * A projection's lock is exclusive. A segment holds its own lock exclusively and the
+   * projection's lock shared: segments run side by side, while a rebuild (or a process running the
+   * projection unsplit) needs the projection's lock exclusively and so waits for all of them.
+   */
+  private lockKeys(): { exclusive: string; shared: string | null } {
+    const projection = this.projection;
+    return projection instanceof ProjectionSegment
+      ? { exclusive: projectionLockKey(projection), shared: projectionLockKey(projection.base) }
+      : { exclusive: projectionLockKey(projection), shared: null };
   }
 
   private async acquireLock(): Promise<boolean> {
     if (this.lockClient) return true;
     const client = await this.pool.connect();
-    const lockKey = projectionLockKey(this.projection);
-    const result = await client.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
-      [lockKey],
-    );
-    if (!result.rows[0]?.locked) {
-      client.release();
-      return false;
+    const { exclusive, shared } = this.lockKeys();
+    try {
+      if (shared !== null) {
+        const base = await client.query<{ locked: boolean }>(
+          'SELECT pg_try_advisory_lock_shared(hashtext($1)) AS locked',
+          [shared],
+        );
+        if (!base.rows[0]?.locked) {
+          client.release();
+          return false;
+        }
+      }
+      const result = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
+        [exclusive],
+      );
+      if (!result.rows[0]?.locked) {
+        // Close the session so the shared lock goes with it: a pooled session must not keep it.
+        client.release(shared !== null);
+        return false;
+      }
+    } catch (error) {
+      client.release(true);
+      throw error;
     }
     // A dropped connection releases the lock on the server; never reuse this client after an error.
     client.on('error', () => undefined);

@@ -40,6 +40,8 @@ export const webTouchpointsProjection: Projection = {
   name: 'web_touchpoints',
   version: 1,
   tables: ['read_models.web_touchpoints'],
+  // Every row is keyed by the event's stream (customer key): it can run as segments.
+  segmentKey: (event: RecordedEvent) => event.streamId,
 
   async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
     const rows = events.map(webTouchpointOf).filter((row) => row !== null);
