@@ -22,7 +22,7 @@ import {
 import type { RebuildProgress } from './projection-rebuilder';
 import { ProjectionOperations, type ProjectionView } from './projection-operations';
 
-/** Projection operations on the admin API: list, inspect, rebuild, cancel. Every change audited. */
+/** Projection operations on the admin API: list, inspect, rebuild, cancel, roll back. Every change audited. */
 @ApiTags('admin')
 @ApiBearerAuth('apiKey')
 @Controller('v1/admin/projections')
@@ -51,7 +51,7 @@ export class OperationsController {
   @HttpCode(202)
   @ApiOperation({
     summary:
-      'Empty the projection and replay the log from zero (body: {"to": <position>} to stop early, {"resume": true} to continue from the checkpoint)',
+      'Rebuild the projection from the log. Body (all optional): {"strategy": "in-place" (default: empty and replay), "blue-green" (build beside the live tables, then switch in one transaction) or "dry-run" (build beside and report the differences)}; in place also {"to": <position>} to stop early, {"resume": true} to continue from the checkpoint',
   })
   rebuild(
     @Req() request: AuthenticatedRequest,
@@ -66,6 +66,40 @@ export class OperationsController {
         actorKeyId: request.principal?.keyId ?? null,
       });
       return { result: { rebuild }, details: { rebuildId: rebuild.id, mode: rebuild.mode } };
+    });
+  }
+
+  @Post(':name/rollback')
+  @HttpCode(202)
+  @ApiOperation({
+    summary:
+      'Switch back to the version the last blue/green switch replaced; the replaced one is kept in turn',
+  })
+  rollback(
+    @Req() request: AuthenticatedRequest,
+    @Param('name') name: string,
+  ): Promise<{ rebuild: RebuildProgress }> {
+    return this.audited(request, 'projection.rollback', name, async () => {
+      const projection = this.operations.catalog.getOrThrow(name);
+      const rebuild = await this.operations.rebuilder.rollback(
+        projection,
+        request.principal?.keyId ?? null,
+      );
+      return { result: { rebuild }, details: { rebuildId: rebuild.id } };
+    });
+  }
+
+  @Delete(':name/previous')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Drop the version kept for rollback (its tables); no rollback after' })
+  dropPrevious(
+    @Req() request: AuthenticatedRequest,
+    @Param('name') name: string,
+  ): Promise<{ dropped: boolean }> {
+    return this.audited(request, 'projection.previous.drop', name, async () => {
+      const projection = this.operations.catalog.getOrThrow(name);
+      const result = await this.operations.rebuilder.dropPrevious(projection);
+      return { result, details: result };
     });
   }
 
@@ -102,7 +136,9 @@ export class OperationsController {
           action,
           target: safeTarget,
           outcome:
-            error.code === 'UNKNOWN_PROJECTION' || error.code === 'NO_REBUILD_RUNNING'
+            error.code === 'UNKNOWN_PROJECTION' ||
+            error.code === 'NO_REBUILD_RUNNING' ||
+            error.code === 'NO_PREVIOUS_VERSION'
               ? 'not-found'
               : 'refused',
           details: { reason: error.code },
@@ -113,23 +149,39 @@ export class OperationsController {
   }
 }
 
-function rebuildOptionsOrThrow(body: unknown): { to?: bigint; resume: boolean } {
-  if (body === undefined || body === null) return { resume: false };
+const STRATEGIES = ['in-place', 'blue-green', 'dry-run'] as const;
+type Strategy = (typeof STRATEGIES)[number];
+
+function rebuildOptionsOrThrow(body: unknown): {
+  to?: bigint;
+  resume: boolean;
+  strategy: Strategy;
+} {
+  if (body === undefined || body === null) return { resume: false, strategy: 'in-place' };
   if (!isJsonObject(body)) {
     throw new ProjectionOperationError('INVALID_REQUEST', 'The body must be a JSON object');
   }
-  const unknown = Object.keys(body).filter((key) => key !== 'to' && key !== 'resume');
+  const unknown = Object.keys(body).filter(
+    (key) => key !== 'to' && key !== 'resume' && key !== 'strategy',
+  );
   if (unknown.length > 0) {
     throw new ProjectionOperationError(
       'INVALID_REQUEST',
-      `Unknown field(s): ${unknown.join(', ').slice(0, 200)}; expected "to" and/or "resume"`,
+      `Unknown field(s): ${unknown.join(', ').slice(0, 200)}; expected "to", "resume" and/or "strategy"`,
     );
   }
-  const { to, resume } = body;
+  const { to, resume, strategy = 'in-place' } = body;
   if (resume !== undefined && typeof resume !== 'boolean') {
     throw new ProjectionOperationError('INVALID_REQUEST', 'resume must be true or false');
   }
-  if (to === undefined || to === null) return { resume: resume ?? false };
+  if (typeof strategy !== 'string' || !(STRATEGIES as readonly string[]).includes(strategy)) {
+    throw new ProjectionOperationError(
+      'INVALID_REQUEST',
+      `strategy must be one of ${STRATEGIES.join(', ')}`,
+    );
+  }
+  const chosen = strategy as Strategy;
+  if (to === undefined || to === null) return { resume: resume ?? false, strategy: chosen };
   const text = typeof to === 'number' && Number.isSafeInteger(to) ? String(to) : to;
   if (typeof text !== 'string' || !/^\d{1,19}$/.test(text)) {
     throw new ProjectionOperationError(
@@ -137,5 +189,5 @@ function rebuildOptionsOrThrow(body: unknown): { to?: bigint; resume: boolean } 
       'to must be a global position: a whole number from 1',
     );
   }
-  return { to: BigInt(text), resume: resume ?? false };
+  return { to: BigInt(text), resume: resume ?? false, strategy: chosen };
 }

@@ -5,6 +5,7 @@ export type ProjectionOperationErrorCode =
   | 'UNKNOWN_PROJECTION'
   | 'REBUILD_RUNNING'
   | 'NO_REBUILD_RUNNING'
+  | 'NO_PREVIOUS_VERSION'
   | 'INVALID_RANGE'
   | 'NOT_REBUILDABLE'
   | 'INVALID_REQUEST';
@@ -13,6 +14,7 @@ export type ProjectionOperationErrorCode =
 const STATUS: Record<ProjectionOperationErrorCode, number> = {
   UNKNOWN_PROJECTION: 404,
   NO_REBUILD_RUNNING: 404,
+  NO_PREVIOUS_VERSION: 404,
   REBUILD_RUNNING: 409,
   NOT_REBUILDABLE: 409,
   INVALID_RANGE: 400,

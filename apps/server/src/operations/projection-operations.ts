@@ -14,7 +14,16 @@ export type ProjectionState =
 
 export interface ProjectionView {
   readonly name: string;
+  /** The running code's version. */
   readonly version: number;
+  /** The version whose code built the rows from zero; differs from `version` until a rebuild. */
+  readonly builtVersion: number | null;
+  /** The version a blue/green switch replaced, kept for rollback until dropped. */
+  readonly previousVersion: {
+    readonly version: number;
+    readonly checkpointPosition: number;
+    readonly replacedAt: Date;
+  } | null;
   readonly tables: readonly string[];
   /**
    * From this process's projector when it runs one; otherwise `running` when some process holds
@@ -66,7 +75,12 @@ export class ProjectionOperations {
   }
 
   private async view(projection: Projection, headPosition: bigint): Promise<ProjectionView> {
-    const { checkpoint, updatedAt } = await this.status.checkpoint(projection);
+    const {
+      checkpoint,
+      updatedAt,
+      version: builtVersion,
+    } = await this.status.checkpoint(projection);
+    const previous = await this.rebuilder.previousVersion(projection.name);
     const lag = await this.status.lag(checkpoint);
     const rebuild = await this.rebuilder.latest(projection.name);
     const segments: SegmentView[] = [];
@@ -88,6 +102,12 @@ export class ProjectionOperations {
     return {
       name: projection.name,
       version: projection.version,
+      builtVersion,
+      previousVersion: previous && {
+        version: previous.version,
+        checkpointPosition: Number(previous.checkpoint.position),
+        replacedAt: previous.replacedAt,
+      },
       tables: projection.tables ?? [],
       status,
       lastErrorCode: local?.lastErrorCode ?? null,

@@ -15,13 +15,29 @@ import {
   type Projector,
   projectionLockKey,
 } from '../projector/projector';
-import type { Projection } from '../projector/projection';
+import { catchingUp, type Projection } from '../projector/projection';
 import { ProjectionOperationError } from './projection-operations.exception';
 import type { ProjectionStatusReader } from './projection-status';
+import {
+  compareWithLive,
+  createEmptyCopies,
+  dropCopies,
+  NEXT_SCHEMA,
+  PREVIOUS_SCHEMA,
+  replaceLiveRows,
+  type TableDifference,
+  tablesIn,
+} from './shadow-tables';
 import { REBUILD_HEARTBEAT_TIMEOUT_SECONDS } from './rebuild-control';
 
 export type RebuildStatus = 'running' | 'completed' | 'cancelled' | 'failed' | 'interrupted';
-export type RebuildMode = 'rebuild' | 'resume';
+/**
+ * `rebuild`: empty the live tables and replay in place. `resume`: continue one. `blue-green`:
+ * build beside the live tables and switch in one transaction. `dry-run`: build beside, compare
+ * with the live tables, change nothing. `rollback`: switch back to the version the last
+ * blue/green switch replaced.
+ */
+export type RebuildMode = 'rebuild' | 'resume' | 'blue-green' | 'dry-run' | 'rollback';
 
 export interface RebuildRecord {
   readonly id: string;
@@ -41,6 +57,8 @@ export interface RebuildRecord {
   readonly cancelRequested: boolean;
   readonly errorCode: string | null;
   readonly errorMessage: string | null;
+  /** A dry run's comparison with the live tables (null for other modes, or before it ends). */
+  readonly diff: readonly TableDifference[] | null;
 }
 
 export interface RebuildProgress extends RebuildRecord {
@@ -54,6 +72,8 @@ export interface RebuildRequest {
   readonly to?: bigint;
   /** Continue from the projection's checkpoint instead of emptying it first. */
   readonly resume?: boolean;
+  /** Build beside the live tables: switch to the result, or (dry run) only compare. */
+  readonly strategy?: 'in-place' | 'blue-green' | 'dry-run';
   readonly actorKeyId: string | null;
 }
 
@@ -82,6 +102,7 @@ interface RebuildRow {
   cancel_requested: boolean;
   error_code: string | null;
   error_message: string | null;
+  diff: TableDifference[] | null;
   stale: boolean;
 }
 
@@ -124,8 +145,23 @@ export class ProjectionRebuilder {
   /** Validate and record the rebuild, then run it in the background; refusals change nothing. */
   async start(projection: Projection, request: RebuildRequest): Promise<RebuildProgress> {
     const tables = this.tablesOrThrow(projection);
-    const target = await this.targetOrThrow(request.to);
-    const mode: RebuildMode = request.resume ? 'resume' : 'rebuild';
+    const strategy = request.strategy ?? 'in-place';
+    const mode: RebuildMode =
+      strategy !== 'in-place' ? strategy : request.resume ? 'resume' : 'rebuild';
+    if (mode === 'blue-green' || mode === 'dry-run') {
+      await this.besideOrThrow(projection, mode);
+      if (request.to !== undefined || request.resume) {
+        throw new ProjectionOperationError(
+          'INVALID_REQUEST',
+          `A ${mode} rebuild replays all of the history; "to" and "resume" are for in-place rebuilds`,
+        );
+      }
+    }
+    // A dry run compares at the live projection's position; the others go to the head (or `to`).
+    const target =
+      mode === 'dry-run'
+        ? await loadCheckpoint(this.pool, projection)
+        : await this.targetOrThrow(request.to);
     let targetEvents = await this.status.countUpTo(target);
     if (mode === 'resume') {
       if (await hasSegmentCheckpoints(this.pool, projection.name)) {
@@ -145,21 +181,121 @@ export class ProjectionRebuilder {
         );
       }
     }
+    return this.launch(projection, tables, mode, target, targetEvents, request.actorKeyId);
+  }
+
+  /**
+   * Switch back to the version the last blue/green switch replaced (kept in
+   * read_models_previous): its rows and checkpoint become live again, and the replaced version
+   * becomes the previous one, so a second rollback undoes the first.
+   */
+  async rollback(projection: Projection, actorKeyId: string | null): Promise<RebuildProgress> {
+    const tables = this.tablesOrThrow(projection);
+    const previous = await this.previousVersion(projection.name);
+    if (!previous) {
+      throw new ProjectionOperationError(
+        'NO_PREVIOUS_VERSION',
+        `${projection.name} has no previous version to roll back to: none was kept, or it was dropped`,
+      );
+    }
+    return this.launch(projection, tables, 'rollback', previous.checkpoint, 0, actorKeyId);
+  }
+
+  /** Drop the kept previous version (its tables and record); nothing to roll back to after. */
+  async dropPrevious(projection: Projection): Promise<{ dropped: boolean }> {
+    const tables = this.tablesOrThrow(projection);
+    const running = await this.latest(projection.name);
+    if (running?.status === 'running') {
+      throw new ProjectionOperationError(
+        'REBUILD_RUNNING',
+        `A rebuild of ${projection.name} is running (${running.id}); drop the previous version after it`,
+        { rebuildId: running.id },
+      );
+    }
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rowCount } = await client.query(
+        'DELETE FROM projections.previous_versions WHERE projection = $1',
+        [projection.name],
+      );
+      await dropCopies(client, tables, PREVIOUS_SCHEMA);
+      await client.query('COMMIT');
+      return { dropped: (rowCount ?? 0) > 0 };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The version kept for rollback, if any. */
+  async previousVersion(
+    projection: string,
+  ): Promise<{ version: number; checkpoint: GlobalCheckpoint; replacedAt: Date } | null> {
+    const { rows } = await this.pool.query<{
+      version: number;
+      transaction_id: string;
+      position: string;
+      replaced_at: Date;
+    }>(
+      `SELECT version, transaction_id, "position", replaced_at FROM projections.previous_versions
+        WHERE projection = $1`,
+      [projection],
+    );
+    const row = rows[0];
+    return row
+      ? {
+          version: row.version,
+          checkpoint: { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) },
+          replacedAt: row.replaced_at,
+        }
+      : null;
+  }
+
+  /** Refused unless the projection can write its tables elsewhere and compare there. */
+  private async besideOrThrow(projection: Projection, mode: RebuildMode): Promise<void> {
+    if (!projection.inSchema) {
+      throw new ProjectionOperationError(
+        'NOT_REBUILDABLE',
+        `${projection.name} cannot write its tables beside the live ones, so it cannot be rebuilt ${mode}; rebuild it in place`,
+      );
+    }
+    if (mode === 'dry-run' && (await hasSegmentCheckpoints(this.pool, projection.name))) {
+      throw new ProjectionOperationError(
+        'NOT_REBUILDABLE',
+        `${projection.name} runs as segments standing at different positions, so a dry run has no single position to compare at; use a blue/green rebuild`,
+      );
+    }
+  }
+
+  /** Record the rebuild (the unique index refuses a second running one) and run it. */
+  private async launch(
+    projection: Projection,
+    tables: readonly string[],
+    mode: RebuildMode,
+    target: GlobalCheckpoint,
+    targetEvents: number,
+    actorKeyId: string | null,
+  ): Promise<RebuildProgress> {
     await this.markInterrupted(projection.name);
     const id = randomUUID();
     try {
       await this.pool.query(
         `INSERT INTO projections.rebuilds
-           (id, projection, version, status, mode, requested_by, target_position, target_events)
-         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7)`,
+           (id, projection, version, status, mode, requested_by, target_position, target_events, switching)
+         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8)`,
         [
           id,
           projection.name,
           projection.version,
           mode,
-          request.actorKeyId,
+          actorKeyId,
           target.position.toString(),
           targetEvents,
+          // A rollback is all switch: the live projectors step aside from the start.
+          mode === 'rollback',
         ],
       );
     } catch (error) {
@@ -269,13 +405,13 @@ export class ProjectionRebuilder {
     control: { cancel: boolean },
   ): Promise<void> {
     const log = this.logger.child({ projection: projection.name, rebuildId: id });
-    let applied = 0;
+    const progress = { applied: 0 };
     const heartbeat = setInterval(() => {
       void this.pool
         .query<{ cancel_requested: boolean }>(
           `UPDATE projections.rebuilds SET heartbeat_at = now(), events_applied = $2
             WHERE id = $1 RETURNING cancel_requested`,
-          [id, applied],
+          [id, progress.applied],
         )
         .then(({ rows }) => {
           if (rows[0]?.cancel_requested) control.cancel = true;
@@ -283,43 +419,30 @@ export class ProjectionRebuilder {
         .catch(() => undefined);
     }, this.heartbeatMs);
     const local = this.localProjector(projection.name);
-    let lock: PoolClient | null = null;
+    const held: { lock: PoolClient | null } = { lock: null };
+    /** Make the live projector(s) step aside and take the projection's lock. */
+    const takeOver = async (): Promise<void> => {
+      await local?.pause();
+      held.lock = await this.lockOrThrow(projection, control);
+    };
     let outcome: { status: RebuildStatus; code: string | null; message: string | null };
     try {
-      await local?.pause();
-      lock = await this.lockOrThrow(projection, control);
-      if (mode === 'rebuild') await this.empty(id, projection, tables);
-      else
-        await this.pool.query('UPDATE projections.rebuilds SET started_at = now() WHERE id = $1', [
-          id,
-        ]);
       log.info({ mode, target: formatCheckpoint(target) }, 'projection rebuild started');
-      let after = mode === 'rebuild' ? START : await loadCheckpoint(this.pool, projection);
-      while (compareCheckpoints(after, target) < 0) {
-        if (control.cancel) throw new RebuildCancelled();
-        const page = await this.store.readAll({
-          after,
-          maxCount: projection.batchSize ?? this.batchSize,
-        });
-        const events = page.events.filter(
-          (e) =>
-            compareCheckpoints(
-              { transactionId: e.transactionId, position: e.globalPosition },
-              target,
-            ) <= 0,
-        );
-        const last = events[events.length - 1];
-        if (!last) break;
-        const checkpoint = { transactionId: last.transactionId, position: last.globalPosition };
-        await applyBatchWithCheckpoint(this.pool, projection, events, checkpoint);
-        applied += events.length;
-        after = checkpoint;
+      if (mode === 'rebuild' || mode === 'resume') {
+        await takeOver();
+        if (mode === 'rebuild') await this.empty(id, projection, tables);
+        else await this.markStarted(id);
+        const from = mode === 'rebuild' ? START : await loadCheckpoint(this.pool, projection);
+        await this.replay(projection, from, target, control, progress);
+      } else if (mode === 'rollback') {
+        await this.markStarted(id);
+        await takeOver();
+        await this.switchBack(projection, tables);
+      } else {
+        await this.buildBeside(id, projection, tables, mode, target, control, progress, takeOver);
       }
       outcome = { status: 'completed', code: null, message: null };
-      log.info(
-        { events: applied, checkpoint: formatCheckpoint(after) },
-        'projection rebuild completed',
-      );
+      log.info({ mode, events: progress.applied }, 'projection rebuild completed');
     } catch (error) {
       if (error instanceof RebuildCancelled) {
         outcome = {
@@ -327,14 +450,14 @@ export class ProjectionRebuilder {
           code: null,
           message: 'Cancelled; the live projector continues from the last committed batch',
         };
-        log.warn({ events: applied }, 'projection rebuild cancelled');
+        log.warn({ events: progress.applied }, 'projection rebuild cancelled');
       } else {
         outcome = {
           status: 'failed',
           code: errorCode(error),
           message: error instanceof Error ? error.message.slice(0, 500) : String(error),
         };
-        log.error({ err: error, events: applied }, 'projection rebuild failed');
+        log.error({ err: error, events: progress.applied }, 'projection rebuild failed');
       }
     } finally {
       clearInterval(heartbeat);
@@ -342,13 +465,231 @@ export class ProjectionRebuilder {
     await this.pool
       .query(
         `UPDATE projections.rebuilds SET status = $2, events_applied = $3, finished_at = now(),
-                heartbeat_at = now(), error_code = $4, error_message = $5
+                heartbeat_at = now(), error_code = $4, error_message = $5, switching = false
           WHERE id = $1`,
-        [id, outcome.status, applied, outcome.code, outcome.message],
+        [id, outcome.status, progress.applied, outcome.code, outcome.message],
       )
       .catch((error: unknown) => log.error({ err: error }, 'could not record the rebuild outcome'));
-    if (lock) await this.unlock(projection, lock);
+    if (held.lock) await this.unlock(projection, held.lock);
     local?.resume();
+  }
+
+  private async markStarted(id: string): Promise<void> {
+    await this.pool.query('UPDATE projections.rebuilds SET started_at = now() WHERE id = $1', [id]);
+  }
+
+  /**
+   * Apply the log after `from` up to `target` (inclusive) to `projection`, batch by batch through
+   * the live projector's own batch function. Returns where it stopped.
+   */
+  private async replay(
+    projection: Projection,
+    from: GlobalCheckpoint,
+    target: GlobalCheckpoint,
+    control: { cancel: boolean },
+    progress: { applied: number },
+  ): Promise<GlobalCheckpoint> {
+    let after = from;
+    while (compareCheckpoints(after, target) < 0) {
+      if (control.cancel) throw new RebuildCancelled();
+      const page = await this.store.readAll({
+        after,
+        maxCount: projection.batchSize ?? this.batchSize,
+      });
+      const events = page.events.filter(
+        (e) =>
+          compareCheckpoints(
+            { transactionId: e.transactionId, position: e.globalPosition },
+            target,
+          ) <= 0,
+      );
+      const last = events[events.length - 1];
+      if (!last) break;
+      const checkpoint = { transactionId: last.transactionId, position: last.globalPosition };
+      await applyBatchWithCheckpoint(this.pool, projection, events, checkpoint);
+      progress.applied += events.length;
+      after = checkpoint;
+    }
+    return after;
+  }
+
+  /**
+   * Blue/green and dry run. The projection's copy writes into NEXT_SCHEMA (checkpoint
+   * `<name>@next`) while the live projector keeps the live tables current. Only for the last
+   * step do the live projectors step aside: a dry run brings the copy to the live checkpoint and
+   * compares; a blue/green build takes the copy to the head and swaps the rows in one
+   * transaction, keeping the replaced ones in PREVIOUS_SCHEMA for rollback.
+   */
+  private async buildBeside(
+    id: string,
+    projection: Projection,
+    tables: readonly string[],
+    mode: RebuildMode,
+    target: GlobalCheckpoint,
+    control: { cancel: boolean },
+    progress: { applied: number },
+    takeOver: () => Promise<void>,
+  ): Promise<void> {
+    const copy = projection.inSchema?.(NEXT_SCHEMA);
+    if (!copy) throw new Error(`${projection.name} has no inSchema`);
+    const build: Projection = {
+      name: `${projection.name}@next`,
+      version: projection.version,
+      ...(copy.batchSize === undefined ? {} : { batchSize: copy.batchSize }),
+      apply: (client, events) => copy.apply(client, events),
+    };
+    await this.inTransaction(async (client) => {
+      await createEmptyCopies(client, tables, NEXT_SCHEMA);
+      await client.query('DELETE FROM projections.checkpoints WHERE projection = $1', [build.name]);
+      await client.query('UPDATE projections.rebuilds SET started_at = now() WHERE id = $1', [id]);
+    });
+    let at = await this.replay(build, START, target, control, progress);
+
+    await this.pool.query('UPDATE projections.rebuilds SET switching = true WHERE id = $1', [id]);
+    await takeOver();
+    if (mode === 'dry-run') {
+      const live = await loadCheckpoint(this.pool, projection);
+      at = await this.replay(build, at, live, control, progress);
+      const diff = await this.inTransaction((client) =>
+        compareWithLive(client, tables, NEXT_SCHEMA),
+      );
+      await this.pool.query('UPDATE projections.rebuilds SET diff = $2 WHERE id = $1', [
+        id,
+        JSON.stringify(diff),
+      ]);
+    } else {
+      at = await this.replay(build, at, await this.store.head(), control, progress);
+      const builtAt = at;
+      await this.inTransaction(async (client) => {
+        const live = await loadCheckpoint(client, projection);
+        const { rows } = await client.query<{ version: number }>(
+          'SELECT version FROM projections.checkpoints WHERE projection = $1',
+          [projection.name],
+        );
+        await replaceLiveRows(client, tables, NEXT_SCHEMA, PREVIOUS_SCHEMA);
+        await this.keepPrevious(
+          client,
+          projection,
+          tables,
+          rows[0]?.version ?? projection.version,
+          live,
+        );
+        await this.setCheckpoint(client, projection, projection.version, builtAt);
+      });
+    }
+    await this.inTransaction(async (client) => {
+      await dropCopies(client, tables, NEXT_SCHEMA);
+      await client.query('DELETE FROM projections.checkpoints WHERE projection = $1', [build.name]);
+    });
+  }
+
+  /** Rollback: the kept previous version becomes live, the live one becomes the previous. */
+  private async switchBack(projection: Projection, tables: readonly string[]): Promise<void> {
+    await this.inTransaction(async (client) => {
+      const { rows } = await client.query<{
+        version: number;
+        transaction_id: string;
+        position: string;
+      }>(
+        `SELECT version, transaction_id, "position" FROM projections.previous_versions
+          WHERE projection = $1 FOR UPDATE`,
+        [projection.name],
+      );
+      const previous = rows[0];
+      if (!previous)
+        throw new ProjectionOperationError(
+          'NO_PREVIOUS_VERSION',
+          `${projection.name} has no previous version`,
+        );
+      const live = await loadCheckpoint(client, projection);
+      const version = await client.query<{ version: number }>(
+        'SELECT version FROM projections.checkpoints WHERE projection = $1',
+        [projection.name],
+      );
+      // Live rows go to NEXT_SCHEMA for a moment, the previous ones become live, then the
+      // replaced live rows become the previous version.
+      await replaceLiveRows(client, tables, PREVIOUS_SCHEMA, NEXT_SCHEMA);
+      await createEmptyCopies(client, tables, PREVIOUS_SCHEMA);
+      for (const table of tablesIn(tables, NEXT_SCHEMA)) {
+        const name = table.split('.')[1] ?? '';
+        await client.query(
+          `INSERT INTO "${PREVIOUS_SCHEMA}"."${name}" OVERRIDING SYSTEM VALUE SELECT * FROM "${NEXT_SCHEMA}"."${name}"`,
+        );
+      }
+      await dropCopies(client, tables, NEXT_SCHEMA);
+      await this.keepPrevious(
+        client,
+        projection,
+        tables,
+        version.rows[0]?.version ?? projection.version,
+        live,
+      );
+      await this.setCheckpoint(client, projection, previous.version, {
+        transactionId: BigInt(previous.transaction_id),
+        position: BigInt(previous.position),
+      });
+    });
+  }
+
+  private async keepPrevious(
+    client: PoolClient,
+    projection: Projection,
+    tables: readonly string[],
+    version: number,
+    checkpoint: GlobalCheckpoint,
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO projections.previous_versions (projection, version, transaction_id, "position", tables, replaced_at)
+       VALUES ($1, $2, $3, $4, $5, now())
+       ON CONFLICT (projection) DO UPDATE SET version = excluded.version,
+         transaction_id = excluded.transaction_id, "position" = excluded."position",
+         tables = excluded.tables, replaced_at = excluded.replaced_at`,
+      [
+        projection.name,
+        version,
+        checkpoint.transactionId.toString(),
+        checkpoint.position.toString(),
+        [...tables],
+      ],
+    );
+  }
+
+  /** The projection's one checkpoint from now on: segment rows go, segments start from it. */
+  private async setCheckpoint(
+    client: PoolClient,
+    projection: Projection,
+    version: number,
+    checkpoint: GlobalCheckpoint,
+  ): Promise<void> {
+    await client.query(
+      `DELETE FROM projections.checkpoints WHERE projection = $1 OR starts_with(projection, $1 || '#')`,
+      [projection.name],
+    );
+    await client.query(
+      `INSERT INTO projections.checkpoints (projection, version, transaction_id, position, updated_at)
+       VALUES ($1, $2, $3, $4, now())`,
+      [
+        projection.name,
+        version,
+        checkpoint.transactionId.toString(),
+        checkpoint.position.toString(),
+      ],
+    );
+  }
+
+  private async inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   /** Take the projection's lock; the live projector gives it back within about a second. */
@@ -449,6 +790,7 @@ export class ProjectionRebuilder {
       cancelRequested: row.cancel_requested,
       errorCode: row.error_code,
       errorMessage: row.error_message,
+      diff: row.diff,
       eventsPerSecond,
       percent:
         targetEvents === null

@@ -10,6 +10,7 @@ export interface ProjectionsCliOptions {
   readonly json: boolean;
   readonly to?: string;
   readonly resume: boolean;
+  readonly strategy?: 'in-place' | 'blue-green' | 'dry-run';
   /** Return once the rebuild is accepted instead of following it. */
   readonly detach: boolean;
   readonly pollMs?: number;
@@ -29,6 +30,16 @@ interface RebuildView {
   etaSeconds: number | null;
   errorCode: string | null;
   errorMessage: string | null;
+  diff?: TableDifferenceView[] | null;
+}
+
+interface TableDifferenceView extends Record<string, unknown> {
+  table: string;
+  liveRows: number;
+  rebuiltRows: number;
+  onlyInLive: number;
+  onlyInRebuilt: number;
+  sampleKeys: string[];
 }
 
 interface ProjectionView extends Record<string, unknown> {
@@ -51,6 +62,10 @@ export const PROJECTIONS_HELP = `  projections list                            n
   projections show <name>                     one projection, its segments and its latest rebuild
   projections rebuild <name> [--to POSITION] [--resume] [--detach]
                                               empty and replay from zero, with a progress bar
+  projections rebuild <name> --blue-green     build beside the live tables, then switch at once
+  projections rebuild <name> --dry-run        build beside, report the differences, change nothing
+  projections rollback <name>                 back to the version the last switch replaced
+  projections drop-previous <name>            drop the version kept for rollback
   projections cancel <name>                   stop the running rebuild after its batch`;
 
 const COLUMNS = [
@@ -101,6 +116,9 @@ export async function projectionsCommand(
       const body = {
         ...(options.to === undefined ? {} : { to: options.to }),
         ...(options.resume ? { resume: true } : {}),
+        ...(options.strategy && options.strategy !== 'in-place'
+          ? { strategy: options.strategy }
+          : {}),
       };
       const started = (await call('POST', route('/rebuild'), body)) as { rebuild: RebuildView };
       if (options.detach) {
@@ -113,6 +131,22 @@ export async function projectionsCommand(
       const finished = await follow(started.rebuild.id, name!, route(), options, call);
       if (finished.status === 'failed') throw new ProjectionsCliError(describeRebuild(finished));
       return show(finished, () => describeRebuild(finished));
+    }
+    case 'rollback': {
+      const started = (await call('POST', route('/rollback'))) as { rebuild: RebuildView };
+      const finished = options.detach
+        ? started.rebuild
+        : await follow(started.rebuild.id, name!, route(), options, call);
+      if (finished.status === 'failed') throw new ProjectionsCliError(describeRebuild(finished));
+      return show(finished, () => describeRebuild(finished));
+    }
+    case 'drop-previous': {
+      const answer = (await call('DELETE', route('/previous'))) as { dropped: boolean };
+      return show(answer, () =>
+        answer.dropped
+          ? `Dropped the previous version of ${name}; there is nothing to roll back to now.`
+          : `${name} kept no previous version; nothing dropped.`,
+      );
     }
     default:
       throw new ProjectionsCliError(
@@ -219,7 +253,20 @@ function formatDuration(seconds: number): string {
 function describeRebuild(rebuild: RebuildView | null): string {
   if (!rebuild) return 'No rebuild yet.';
   const base = `Rebuild ${rebuild.id} (${rebuild.mode}): ${rebuild.status}, ${rebuild.eventsApplied} of ${rebuild.targetEvents ?? '?'} events up to position ${rebuild.targetPosition ?? '?'}`;
-  return rebuild.errorCode || rebuild.errorMessage
-    ? `${base}\n${rebuild.errorCode ?? ''} ${rebuild.errorMessage ?? ''}`.trimEnd()
-    : base;
+  const lines = [base];
+  if (rebuild.errorCode || rebuild.errorMessage)
+    lines.push(`${rebuild.errorCode ?? ''} ${rebuild.errorMessage ?? ''}`.trimEnd());
+  if (rebuild.diff) {
+    const differing = rebuild.diff.filter((d) => d.onlyInLive + d.onlyInRebuilt > 0);
+    lines.push(
+      differing.length === 0
+        ? `Dry run: the rebuilt tables equal the live ones (${rebuild.diff.length} tables compared).`
+        : `Dry run: ${differing.length} of ${rebuild.diff.length} tables differ:`,
+    );
+    for (const d of differing)
+      lines.push(
+        `  ${d.table}: ${d.onlyInLive} rows only live, ${d.onlyInRebuilt} only rebuilt (live ${d.liveRows}, rebuilt ${d.rebuiltRows}); keys ${d.sampleKeys.join(' ')}`,
+      );
+  }
+  return lines.join('\n');
 }

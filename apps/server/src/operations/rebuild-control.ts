@@ -6,7 +6,8 @@ export const REBUILD_HEARTBEAT_TIMEOUT_SECONDS = 30;
 
 /**
  * Tells a live projector to step aside while a rebuild of its projection runs (in this process
- * or any other). The signal is the rebuild's row with a fresh heartbeat: when the rebuilding
+ * or any other): an in-place one from start to end, a blue/green one or a dry run only while it
+ * switches or compares (the live tables keep serving and updating while it builds beside them). The signal is the rebuild's row with a fresh heartbeat: when the rebuilding
  * process dies, the heartbeat stops and the projector resumes from the rebuild's checkpoint.
  */
 export class RebuildControl implements ProjectorControl {
@@ -18,6 +19,7 @@ export class RebuildControl implements ProjectorControl {
         `SELECT EXISTS (
            SELECT 1 FROM projections.rebuilds
             WHERE projection = $1 AND status = 'running'
+              AND (mode IN ('rebuild', 'resume') OR switching)
               AND heartbeat_at > now() - make_interval(secs => $2)) AS running`,
         [projection, REBUILD_HEARTBEAT_TIMEOUT_SECONDS],
       );

@@ -61,36 +61,43 @@ function fromRow(row: ActivityRow): ActivityState {
 }
 
 /** Activity summary per customer key, kept in read_models.customer_activity. */
-export const activityProjection: Projection = {
-  name: 'customer_activity',
-  version: 1,
-  tables: ['read_models.customer_activity'],
-  // Every row is keyed by the event's stream (customer key): it can run as segments.
-  segmentKey: (event: RecordedEvent) => event.streamId,
+export const activityProjection: Projection = activityProjectionIn('read_models');
 
-  async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
-    const touchpoints = events.map(touchpointOf).filter((t): t is ActivityTouchpoint => t !== null);
-    if (touchpoints.length === 0) return;
-    const keys = [...new Set(touchpoints.map((t) => t.customerKey))];
-    const existing = await client.query<ActivityRow>(
-      'SELECT * FROM read_models.customer_activity WHERE customer_key = ANY($1::text[])',
-      [keys],
-    );
-    const states = new Map<string, ActivityState | null>(
-      existing.rows.map((row) => [row.customer_key, fromRow(row)]),
-    );
-    for (const touchpoint of touchpoints) {
-      states.set(
-        touchpoint.customerKey,
-        evolveActivity(states.get(touchpoint.customerKey) ?? null, touchpoint),
+function activityProjectionIn(schema: string): Projection {
+  const table = `${schema}.customer_activity`;
+  return {
+    name: 'customer_activity',
+    version: 1,
+    tables: [table],
+    inSchema: activityProjectionIn,
+    // Every row is keyed by the event's stream (customer key): it can run as segments.
+    segmentKey: (event: RecordedEvent) => event.streamId,
+
+    async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
+      const touchpoints = events
+        .map(touchpointOf)
+        .filter((t): t is ActivityTouchpoint => t !== null);
+      if (touchpoints.length === 0) return;
+      const keys = [...new Set(touchpoints.map((t) => t.customerKey))];
+      const existing = await client.query<ActivityRow>(
+        `SELECT * FROM ${table} WHERE customer_key = ANY($1::text[])`,
+        [keys],
       );
-    }
-    const changed = keys
-      .map((key) => states.get(key))
-      .filter((s): s is ActivityState => s !== null && s !== undefined);
-    const column = <T>(pick: (state: ActivityState) => T): T[] => changed.map(pick);
-    await client.query(
-      `INSERT INTO read_models.customer_activity AS a
+      const states = new Map<string, ActivityState | null>(
+        existing.rows.map((row) => [row.customer_key, fromRow(row)]),
+      );
+      for (const touchpoint of touchpoints) {
+        states.set(
+          touchpoint.customerKey,
+          evolveActivity(states.get(touchpoint.customerKey) ?? null, touchpoint),
+        );
+      }
+      const changed = keys
+        .map((key) => states.get(key))
+        .filter((s): s is ActivityState => s !== null && s !== undefined);
+      const column = <T>(pick: (state: ActivityState) => T): T[] => changed.map(pick);
+      await client.query(
+        `INSERT INTO ${table} AS a
          (customer_key, web_events, email_events, phone_events, other_events, total_events,
           first_seen_at, last_seen_at, last_event_type, last_channel, last_event_name, last_event_id)
        SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[],
@@ -102,20 +109,21 @@ export const activityProjection: Projection = {
          last_seen_at = excluded.last_seen_at, last_event_type = excluded.last_event_type,
          last_channel = excluded.last_channel, last_event_name = excluded.last_event_name,
          last_event_id = excluded.last_event_id`,
-      [
-        column((s) => s.summary.customerKey),
-        column((s) => s.summary.eventsByChannel.web),
-        column((s) => s.summary.eventsByChannel.email),
-        column((s) => s.summary.eventsByChannel.phone),
-        column((s) => s.summary.eventsByChannel.other),
-        column((s) => s.summary.totalEvents),
-        column((s) => s.summary.firstSeenAt),
-        column((s) => s.summary.lastSeenAt),
-        column((s) => s.summary.lastEventType),
-        column((s) => s.summary.lastChannel),
-        column((s) => s.summary.lastEventName),
-        column((s) => s.lastEventId),
-      ],
-    );
-  },
-};
+        [
+          column((s) => s.summary.customerKey),
+          column((s) => s.summary.eventsByChannel.web),
+          column((s) => s.summary.eventsByChannel.email),
+          column((s) => s.summary.eventsByChannel.phone),
+          column((s) => s.summary.eventsByChannel.other),
+          column((s) => s.summary.totalEvents),
+          column((s) => s.summary.firstSeenAt),
+          column((s) => s.summary.lastSeenAt),
+          column((s) => s.summary.lastEventType),
+          column((s) => s.summary.lastChannel),
+          column((s) => s.summary.lastEventName),
+          column((s) => s.lastEventId),
+        ],
+      );
+    },
+  };
+}

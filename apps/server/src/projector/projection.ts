@@ -24,5 +24,29 @@ export interface Projection {
    * keys (docs/operations.md, "Parallel projectors"). Null: the event touches no keyed row.
    */
   segmentKey?(event: RecordedEvent): string | null;
+  /**
+   * The same projection writing its tables (same names) in another schema: a blue/green rebuild
+   * builds there while the live tables keep serving (docs/operations.md, "Blue/green rebuilds").
+   */
+  inSchema?(schema: string): Projection;
   apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void>;
+  /**
+   * Optional: apply a batch of a replay far behind the head (a rebuild, whose rows are not
+   * served meanwhile), deferring per-batch work that the next `apply` completes. A rebuild ends
+   * with an `apply` of no events, so its rows equal what the live projector writes.
+   */
+  applyCatchingUp?(client: PoolClient, events: readonly RecordedEvent[]): Promise<void>;
+}
+
+/** The projection as a rebuild applies it: through applyCatchingUp where it has one. */
+export function catchingUp(projection: Projection): Projection {
+  const applyCatchingUp = projection.applyCatchingUp?.bind(projection);
+  if (!applyCatchingUp) return projection;
+  return {
+    name: projection.name,
+    version: projection.version,
+    tables: projection.tables,
+    batchSize: projection.batchSize,
+    apply: applyCatchingUp,
+  };
 }

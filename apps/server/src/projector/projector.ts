@@ -104,7 +104,9 @@ async function loadProjectorCheckpoint(
 }
 
 /**
- * Apply one batch and store the checkpoint after it, in one transaction. The live projector and
+ * Apply one batch and store the checkpoint after it, in one transaction. The row's version is
+ * the version that built the rows from position zero (set by the first batch, or by a blue/green
+ * switch), not the running code's: a newer code version shows as a mismatch to rebuild. The live projector and
  * a rebuild both go through here, so a rebuild gives exactly what the live projector gives.
  */
 export async function applyBatchWithCheckpoint(
@@ -122,7 +124,7 @@ export async function applyBatchWithCheckpoint(
     await client.query(
       `INSERT INTO projections.checkpoints (projection, version, transaction_id, position, updated_at)
        VALUES ($1, $2, $3, $4, now())
-       ON CONFLICT (projection) DO UPDATE SET version = excluded.version, transaction_id = excluded.transaction_id,
+       ON CONFLICT (projection) DO UPDATE SET transaction_id = excluded.transaction_id,
          position = excluded.position, updated_at = excluded.updated_at`,
       [
         projection.name,

@@ -36,40 +36,46 @@ export function webTouchpointOf(event: RecordedEvent) {
 }
 
 /** One row per web event; sessions are a view over these rows (read_models.web_sessions). */
-export const webTouchpointsProjection: Projection = {
-  name: 'web_touchpoints',
-  version: 1,
-  tables: ['read_models.web_touchpoints'],
-  // Every row is keyed by the event's stream (customer key): it can run as segments.
-  segmentKey: (event: RecordedEvent) => event.streamId,
+export const webTouchpointsProjection: Projection = webTouchpointsProjectionIn('read_models');
 
-  async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
-    const rows = events.map(webTouchpointOf).filter((row) => row !== null);
-    if (rows.length === 0) return;
-    const column = <T>(pick: (row: (typeof rows)[number]) => T): T[] => rows.map(pick);
-    await client.query(
-      `INSERT INTO read_models.web_touchpoints
+function webTouchpointsProjectionIn(schema: string): Projection {
+  const table = `${schema}.web_touchpoints`;
+  return {
+    name: 'web_touchpoints',
+    version: 1,
+    tables: [table],
+    inSchema: webTouchpointsProjectionIn,
+    // Every row is keyed by the event's stream (customer key): it can run as segments.
+    segmentKey: (event: RecordedEvent) => event.streamId,
+
+    async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
+      const rows = events.map(webTouchpointOf).filter((row) => row !== null);
+      if (rows.length === 0) return;
+      const column = <T>(pick: (row: (typeof rows)[number]) => T): T[] => rows.map(pick);
+      await client.query(
+        `INSERT INTO ${table}
          (event_id, customer_key, occurred_at, type, name, url, path, referrer, title,
           utm_source, utm_medium, utm_campaign, utm_term, utm_content)
        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
                             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
        ON CONFLICT (event_id) DO NOTHING`,
-      [
-        column((r) => r.eventId),
-        column((r) => r.customerKey),
-        column((r) => r.occurredAt),
-        column((r) => r.type),
-        column((r) => r.name),
-        column((r) => r.url),
-        column((r) => r.path),
-        column((r) => r.referrer),
-        column((r) => r.title),
-        column((r) => r.utmSource),
-        column((r) => r.utmMedium),
-        column((r) => r.utmCampaign),
-        column((r) => r.utmTerm),
-        column((r) => r.utmContent),
-      ],
-    );
-  },
-};
+        [
+          column((r) => r.eventId),
+          column((r) => r.customerKey),
+          column((r) => r.occurredAt),
+          column((r) => r.type),
+          column((r) => r.name),
+          column((r) => r.url),
+          column((r) => r.path),
+          column((r) => r.referrer),
+          column((r) => r.title),
+          column((r) => r.utmSource),
+          column((r) => r.utmMedium),
+          column((r) => r.utmCampaign),
+          column((r) => r.utmTerm),
+          column((r) => r.utmContent),
+        ],
+      );
+    },
+  };
+}

@@ -1,0 +1,247 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import type { TestDatabase } from '@touchline/platform/testing';
+import {
+  basicAuth,
+  eventually,
+  REPO_ROOT,
+  type ServerProcess,
+  startServer,
+} from './support/server-process';
+import { describeFullMode, postgresTarget } from './support/services';
+
+const run = promisify(execFile);
+
+interface Rebuild {
+  id: string;
+  status: string;
+  mode: string;
+  errorCode: string | null;
+  errorMessage: string | null;
+  diff: { table: string; onlyInLive: number; onlyInRebuilt: number; sampleKeys: string[] }[] | null;
+}
+interface View {
+  builtVersion: number | null;
+  previousVersion: { version: number; checkpointPosition: number } | null;
+  rebuild: Rebuild | null;
+}
+
+/**
+ * Blue/green rebuilds against a real server over PostgreSQL: a dry run finds a row that differs
+ * from what the history says, a blue/green rebuild replaces the live rows in one step while
+ * events keep arriving and queries keep answering, a rollback brings the replaced rows back, and
+ * dropping the previous version leaves nothing to roll back to.
+ */
+describeFullMode('blue/green rebuilds, dry runs and rollback', () => {
+  let database: TestDatabase;
+  let dataDir: string;
+  let server: ServerProcess;
+  let keys: { writeKey: string; apiKey: string };
+  let sql: Client;
+  const runId = randomUUID().slice(0, 8);
+  const users = Array.from({ length: 30 }, (_, i) => `bg-${runId}-${i}`);
+  const sent = new Map<string, number>();
+  let messageNumber = 0;
+  const tampered = `user:${users[0] ?? ''}`;
+
+  const admin = async (method: string, route: string, body?: unknown): Promise<Response> =>
+    fetch(`${server.url}/v1/admin/projections/customer_activity${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${keys.apiKey}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const view = async (): Promise<View> => (await (await admin('GET', '')).json()) as View;
+  /** Start a rebuild (or rollback) and wait until it is no longer running. */
+  const finished = async (start: Promise<Response>): Promise<Rebuild> => {
+    const answer = await start;
+    expect(answer.status).toBe(202);
+    const { rebuild } = (await answer.json()) as { rebuild: Rebuild };
+    return eventually(
+      async () => {
+        const latest = (await view()).rebuild;
+        return latest?.id === rebuild.id && latest.status !== 'running' ? latest : undefined;
+      },
+      60_000,
+      200,
+    );
+  };
+
+  const send = async (count: number): Promise<void> => {
+    for (let start = 0; start < count; start += 100) {
+      const batch = Array.from({ length: Math.min(100, count - start) }, () => {
+        const userId = users[messageNumber % users.length] ?? 'none';
+        messageNumber += 1;
+        sent.set(userId, (sent.get(userId) ?? 0) + 1);
+        return {
+          type: 'track',
+          userId,
+          event: 'Blue Green',
+          messageId: `bg-${runId}-${messageNumber}`,
+          timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, messageNumber)).toISOString(),
+        };
+      });
+      const response = await fetch(`${server.url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: basicAuth(keys.writeKey) },
+        body: JSON.stringify({ batch }),
+      });
+      expect(response.status).toBe(200);
+    }
+  };
+  const counts = async (): Promise<Map<string, number>> => {
+    const { rows } = await sql.query<{ customer_key: string; total_events: number }>(
+      `SELECT customer_key, total_events FROM read_models.customer_activity
+        WHERE customer_key = ANY($1::text[])`,
+      [users.map((u) => `user:${u}`)],
+    );
+    return new Map(rows.map((r) => [r.customer_key, r.total_events]));
+  };
+  /** Every count as sent, plus `extra` on the tampered row. */
+  const countsAre = async (extra = 0): Promise<true | undefined> => {
+    const now = await counts();
+    for (const [userId, count] of sent) {
+      const key = `user:${userId}`;
+      if (now.get(key) !== count + (key === tampered ? extra : 0)) return undefined;
+    }
+    return true;
+  };
+
+  beforeAll(async () => {
+    database = await postgresTarget().create();
+    dataDir = await mkdtemp(path.join(tmpdir(), 'touchline-blue-green-'));
+    server = await startServer({ DATABASE_URL: database.url, TOUCHLINE_DATA_DIR: dataDir });
+    keys = JSON.parse(
+      await readFile(path.join(dataDir, 'credentials.json'), 'utf8'),
+    ) as typeof keys;
+    sql = new Client({ connectionString: database.url });
+    await sql.connect();
+    await send(300);
+    await eventually(() => countsAre(), 60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await sql?.end();
+    await server?.stop();
+    await database?.drop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('a dry run finds nothing to change, then finds the one row that differs from the history', async () => {
+    const clean = await finished(admin('POST', '/rebuild', { strategy: 'dry-run' }));
+    expect(clean).toMatchObject({ status: 'completed', mode: 'dry-run' });
+    expect(clean.diff).toEqual([
+      expect.objectContaining({
+        table: 'read_models.customer_activity',
+        onlyInLive: 0,
+        onlyInRebuilt: 0,
+      }),
+    ]);
+
+    await sql.query(
+      'UPDATE read_models.customer_activity SET total_events = total_events + 5 WHERE customer_key = $1',
+      [tampered],
+    );
+    const { stdout } = await run(process.execPath, [
+      path.join(REPO_ROOT, 'apps/server/dist/cli.js'),
+      '--url',
+      server.url,
+      '--key',
+      keys.apiKey,
+      'projections',
+      'rebuild',
+      'customer_activity',
+      '--dry-run',
+    ]);
+    expect(stdout).toContain('1 of 1 tables differ');
+    const dirty = (await view()).rebuild;
+    expect(dirty?.diff?.[0]).toMatchObject({ onlyInLive: 1, onlyInRebuilt: 1 });
+    expect(dirty?.diff?.[0]?.sampleKeys).toEqual([JSON.stringify({ customer_key: tampered })]);
+    // A dry run changes nothing: the tampered row is still there, no version kept.
+    expect((await counts()).get(tampered)).toBe((sent.get(users[0] ?? '') ?? 0) + 5);
+    expect((await view()).previousVersion).toBeNull();
+  }, 120_000);
+
+  it('a blue/green rebuild switches to the rebuilt rows while events arrive and queries answer', async () => {
+    let queries = 0;
+    let failedQueries = 0;
+    let querying = true;
+    const reader = (async () => {
+      while (querying) {
+        const answer = await fetch(`${server.url}/v1/customers/${users[1] ?? ''}`, {
+          headers: { authorization: `Bearer ${keys.apiKey}` },
+        });
+        queries += 1;
+        if (answer.status !== 200) failedQueries += 1;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    const sending = send(600);
+    const rebuild = await finished(admin('POST', '/rebuild', { strategy: 'blue-green' }));
+    await sending;
+    querying = false;
+    await reader;
+    expect(rebuild).toMatchObject({ status: 'completed', mode: 'blue-green' });
+    expect(queries).toBeGreaterThan(5);
+    expect(failedQueries).toBe(0);
+    // Rebuilt from the history: the tampering is gone, and no event counted twice or lost.
+    await eventually(() => countsAre(0), 60_000);
+    const after = await view();
+    expect(after.builtVersion).toBe(1);
+    expect(after.previousVersion?.version).toBe(1);
+    // The replaced rows are kept for rollback, tampering and all: as of the switch, the tampered
+    // customer is 5 ahead of the next one (events go round-robin, so theirs differ by at most 1).
+    const kept = await sql.query<{ customer_key: string; total_events: number }>(
+      'SELECT customer_key, total_events FROM read_models_previous.customer_activity WHERE customer_key = ANY($1)',
+      [[tampered, `user:${users[1] ?? ''}`]],
+    );
+    const keptCount = (key: string) =>
+      kept.rows.find((r) => r.customer_key === key)?.total_events ?? 0;
+    const lead = keptCount(tampered) - keptCount(`user:${users[1] ?? ''}`);
+    expect(lead).toBeGreaterThanOrEqual(4);
+    expect(lead).toBeLessThanOrEqual(6);
+    const next = await sql.query(`SELECT to_regclass('read_models_next.customer_activity') AS t`);
+    expect(next.rows[0]).toEqual({ t: null });
+  }, 180_000);
+
+  it('rolls back to the replaced rows and forward again, then drops the previous version', async () => {
+    const back = await finished(admin('POST', '/rollback'));
+    expect(back).toMatchObject({ status: 'completed', mode: 'rollback' });
+    // The old rows are live again (tampered, +5) and the projector continued them from their checkpoint.
+    await eventually(() => countsAre(5), 60_000);
+    const forward = await finished(admin('POST', '/rollback'));
+    expect(forward.status).toBe('completed');
+    await eventually(() => countsAre(0), 60_000);
+
+    const dropped = await admin('DELETE', '/previous');
+    expect(dropped.status).toBe(200);
+    expect(await dropped.json()).toEqual({ dropped: true });
+    expect((await view()).previousVersion).toBeNull();
+    const gone = await sql.query(
+      `SELECT to_regclass('read_models_previous.customer_activity') AS t`,
+    );
+    expect(gone.rows[0]).toEqual({ t: null });
+    const nothing = await admin('POST', '/rollback');
+    expect(nothing.status).toBe(404);
+    expect(await nothing.json()).toMatchObject({ error: { code: 'NO_PREVIOUS_VERSION' } });
+  }, 180_000);
+
+  it('refuses what it cannot do, with nothing changed', async () => {
+    const bogus = await admin('POST', '/rebuild', { strategy: 'sideways' });
+    expect(bogus.status).toBe(400);
+    expect(await bogus.json()).toMatchObject({ error: { code: 'INVALID_REQUEST' } });
+    const ranged = await admin('POST', '/rebuild', { strategy: 'blue-green', to: 1 });
+    expect(ranged.status).toBe(400);
+    const stillThere = await sql.query(
+      'SELECT count(*)::int AS n FROM read_models.customer_activity',
+    );
+    expect(stillThere.rows[0]).toEqual({ n: users.length });
+  });
+});
