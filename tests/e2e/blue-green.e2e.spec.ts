@@ -233,6 +233,30 @@ describeFullMode('blue/green rebuilds, dry runs and rollback', () => {
     expect(await nothing.json()).toMatchObject({ error: { code: 'NO_PREVIOUS_VERSION' } });
   }, 180_000);
 
+  it('rebuilds blue/green by itself when the code is newer than the version that built the rows', async () => {
+    // As if the rows had been built by version 0 of the projection's code.
+    await sql.query(
+      `UPDATE projections.checkpoints SET version = 0 WHERE projection = 'customer_activity'`,
+    );
+    expect((await view()).builtVersion).toBe(0);
+    const env = { DATABASE_URL: database.url, TOUCHLINE_DATA_DIR: dataDir };
+    await server.stop();
+    server = await startServer(env);
+    const rebuilt = await eventually(
+      async () => {
+        const current = await view();
+        return current.builtVersion === 1 && current.rebuild?.status === 'completed'
+          ? current
+          : undefined;
+      },
+      60_000,
+      200,
+    );
+    expect(rebuilt.rebuild?.mode).toBe('blue-green');
+    expect(rebuilt.previousVersion?.version).toBe(0);
+    await eventually(() => countsAre(0), 60_000);
+  }, 180_000);
+
   it('refuses what it cannot do, with nothing changed', async () => {
     const bogus = await admin('POST', '/rebuild', { strategy: 'sideways' });
     expect(bogus.status).toBe(400);

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { TouchlineException } from '../common/touchline.exception';
+import { projectionRebuiltInPlace } from '../operations/rebuild-control';
 import type { ChurnEvaluator } from './churn-evaluator';
 import type { ChurnSettings } from './churn-settings';
 
@@ -56,7 +57,13 @@ export class ChurnScheduler {
         `SELECT max(started_at) AS started_at FROM read_models.churn_evaluations WHERE status = 'completed'`,
       );
       const last = latest.rows[0]?.started_at ?? null;
-      if (last === null || now.getTime() - last.getTime() >= minutes * MINUTE_MS) {
+      const rebuilding = await projectionRebuiltInPlace(this.pool);
+      if (rebuilding !== null) {
+        this.logger.info(
+          { component: 'churn', projection: rebuilding },
+          'scheduled churn evaluation held back: a projection is being rebuilt in place',
+        );
+      } else if (last === null || now.getTime() - last.getTime() >= minutes * MINUTE_MS) {
         const { done } = await this.evaluator.start({
           asOf: now,
           config: this.settings.config,

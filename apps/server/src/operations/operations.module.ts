@@ -1,4 +1,10 @@
-import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { runMigrations } from '@touchline/platform';
 import type { FastifyInstance } from 'fastify';
@@ -66,7 +72,9 @@ import { RepublishModule } from './republish/republish.module';
     },
   ],
 })
-export class OperationsModule implements OnModuleInit, OnApplicationShutdown {
+export class OperationsModule
+  implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
+{
   constructor(
     @Inject(RUNTIME) private readonly runtime: Runtime,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -83,6 +91,49 @@ export class OperationsModule implements OnModuleInit, OnApplicationShutdown {
       this.adapterHost.httpAdapter.getInstance<FastifyInstance>(),
       this.logger,
     );
+  }
+
+  /**
+   * A projection whose code is newer than the version that built its rows is rebuilt blue/green
+   * by the first projector process that starts with the new code: the old rows keep serving
+   * until the new version has caught up and the switch is made. Once per version: a second
+   * process is refused by the running rebuild, and the switch records the new version.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.runtime.config.roles.has('projector')) return;
+    const { rebuilder } = this.operations;
+    for (const projection of this.operations.catalog.all) {
+      if (!projection.inSchema) continue;
+      const { builtVersion } = await this.operations.get(projection.name);
+      if (builtVersion === null || builtVersion >= projection.version) continue;
+      const latest = await rebuilder.latest(projection.name);
+      // Running already, or this very version failed to build before: an operator looks first.
+      const failedBefore =
+        latest?.status === 'failed' &&
+        latest.mode === 'blue-green' &&
+        latest.version === projection.version;
+      if (latest?.status === 'running' || failedBefore) continue;
+      try {
+        const started = await rebuilder.start(projection, {
+          strategy: 'blue-green',
+          actorKeyId: null,
+        });
+        this.logger.info(
+          {
+            projection: projection.name,
+            builtVersion,
+            version: projection.version,
+            rebuildId: started.id,
+          },
+          'projection version changed: blue/green rebuild started',
+        );
+      } catch (error) {
+        this.logger.warn(
+          { err: error, projection: projection.name },
+          'projection version changed, but the blue/green rebuild did not start',
+        );
+      }
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {

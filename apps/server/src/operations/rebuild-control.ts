@@ -31,3 +31,24 @@ export class RebuildControl implements ProjectorControl {
     }
   }
 }
+
+/**
+ * A projection being rebuilt in place right now (its live tables are partial until it ends), or
+ * null. Scheduled jobs that act on read models (churn flags, CLV refits) hold back while one
+ * runs: flags raised from half a read model would be wrong and would be recorded.
+ */
+export async function projectionRebuiltInPlace(pool: Pool): Promise<string | null> {
+  try {
+    const { rows } = await pool.query<{ projection: string }>(
+      `SELECT projection FROM projections.rebuilds
+        WHERE status = 'running' AND mode IN ('rebuild', 'resume')
+          AND heartbeat_at > now() - make_interval(secs => $1)
+        ORDER BY projection LIMIT 1`,
+      [REBUILD_HEARTBEAT_TIMEOUT_SECONDS],
+    );
+    return rows[0]?.projection ?? null;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === '42P01') return null;
+    throw error;
+  }
+}

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { ClvFitRequest, ClvService } from './clv.service';
+import { projectionRebuiltInPlace } from '../operations/rebuild-control';
 
 const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
@@ -66,8 +67,14 @@ export class ClvRefitScheduler {
   private async tick(): Promise<void> {
     const periodMs = (this.everyHours ?? 0) * HOUR_MS;
     try {
-      const lock = await this.lockOrNull();
-      if (lock === null) {
+      const rebuilding = await projectionRebuiltInPlace(this.pool);
+      const lock = rebuilding === null ? await this.lockOrNull() : null;
+      if (rebuilding !== null) {
+        this.logger.info(
+          { component: 'clv', projection: rebuilding },
+          'scheduled CLV refit held back: a projection is being rebuilt in place',
+        );
+      } else if (lock === null) {
         this.logger.debug(
           { component: 'clv' },
           'scheduled CLV refit skipped: another process fits',
