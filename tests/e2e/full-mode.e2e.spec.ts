@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import type { TestDatabase } from '@touchline/platform/testing';
 import { basicAuth, eventually, type ServerProcess, startServer } from './support/server-process';
+import { storedStreamId } from './support/pseudonym';
 import { describeFullMode, kafkaBrokers, postgresTarget } from './support/services';
 
 /**
@@ -70,10 +71,11 @@ describeFullMode('full mode (Kafka + PostgreSQL), one process per role', () => {
       body: JSON.stringify({ batch: messages }),
     });
 
-  const storedCount = async (prefix: string): Promise<number> => {
+  /** Events stored under these stream ids, each kept under its pseudonym (crypto-shredding). */
+  const storedCount = async (streamIds: readonly string[]): Promise<number> => {
     const result = await sql.query<{ n: string }>(
-      'SELECT count(*) AS n FROM event_store.events WHERE stream_id LIKE $1',
-      [`${prefix}%`],
+      'SELECT count(*) AS n FROM event_store.events WHERE stream_id = ANY($1::text[])',
+      [streamIds.map((id) => storedStreamId(dataDir, id))],
     );
     return Number(result.rows[0]?.n);
   };
@@ -108,7 +110,7 @@ describeFullMode('full mode (Kafka + PostgreSQL), one process per role', () => {
     // The stored event keeps where it came from.
     const row = await sql.query<{ metadata: Record<string, unknown> }>(
       'SELECT metadata FROM event_store.events WHERE stream_id = $1',
-      [`user:${userId}`],
+      [storedStreamId(dataDir, `user:${userId}`)],
     );
     expect(row.rows[0]?.metadata).toMatchObject({
       channel: 'web',
@@ -147,8 +149,9 @@ describeFullMode('full mode (Kafka + PostgreSQL), one process per role', () => {
     await sending;
     expect(sent).toBe(batches * perBatch);
     const prefix = `user:${run}-`;
+    const streams = Array.from({ length: customers }, (_, i) => `${prefix}${i}`);
     await eventually(
-      async () => ((await storedCount(prefix)) >= sent ? true : undefined),
+      async () => ((await storedCount(streams)) >= sent ? true : undefined),
       60_000,
       250,
     );
@@ -159,7 +162,7 @@ describeFullMode('full mode (Kafka + PostgreSQL), one process per role', () => {
     );
     // Settle, then the exact figures: every event once in the store, once in the read model.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(await storedCount(prefix)).toBe(sent);
+    expect(await storedCount(streams)).toBe(sent);
     expect(await projectedTotal(prefix)).toBe(sent);
   });
 });

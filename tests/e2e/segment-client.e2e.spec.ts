@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
 import { type EmbeddedTouchline, startEmbeddedTouchline } from './support/embedded-touchline';
+import { storedStreamId } from './support/pseudonym';
 
 /**
  * Segment's own Node.js library, unchanged, pointed at Touchline: every call type it sends is
@@ -49,7 +50,8 @@ describe("Segment's analytics-node library against Touchline", () => {
 
     const stored = await touchline.sql.query<{ event_type: string }>(
       'SELECT event_type FROM event_store.events WHERE stream_id = $1 ORDER BY event_type',
-      [`user:${userId}`],
+      // Stored under the identifier's pseudonym (crypto-shredding), never the identifier itself.
+      [storedStreamId(touchline.dataDir, `user:${userId}`)],
     );
     expect(stored.rows.map((r) => r.event_type)).toEqual([
       'GroupIdentified',

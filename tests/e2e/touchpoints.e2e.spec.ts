@@ -3,6 +3,7 @@ import { computeTwilioSignature, signTrackedLink } from '@touchline/touchpoints'
 import { createSendGridTestKeys, sendGridSignatureHeaders } from '@touchline/touchpoints/testing';
 import type { Client } from 'pg';
 import { type EmbeddedTouchline, startEmbeddedTouchline } from './support/embedded-touchline';
+import { storedStreamId } from './support/pseudonym';
 import { basicAuth, eventually, type ServerProcess } from './support/server-process';
 
 /**
@@ -30,7 +31,8 @@ describe('email, phone and other touchpoints, embedded mode', () => {
     (
       await sql.query<{ type: string }>(
         'SELECT event_type AS type FROM event_store.events WHERE stream_id = $1 ORDER BY event_type',
-        [streamId],
+        // Stored under the identifier's pseudonym (crypto-shredding).
+        [storedStreamId(touchline.dataDir, streamId)],
       )
     ).rows.map((r) => r.type);
 

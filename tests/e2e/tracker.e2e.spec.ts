@@ -14,6 +14,7 @@ import {
   type TestSite,
   trackerPage,
 } from './support/browser-site';
+import { masterKeyOf, openedEvents } from './support/pseudonym';
 import { eventually, type ServerProcess, startServer } from './support/server-process';
 
 interface StoredEvent {
@@ -128,14 +129,12 @@ describeWithChromium('browser tracker (tracker.js in headless Chromium)', () => 
   const idCookie = async (): Promise<string | undefined> =>
     (await context.cookies()).find((c) => c.name === 'touchline_aid')?.value;
 
+  // Identifiers and personal fields are sealed in the store (crypto-shredding): the events are
+  // opened with the server's keys, as the server itself reads them.
   const eventsOf = async (anonymousId: string): Promise<StoredEvent[]> =>
-    (
-      await db.query<StoredEvent>(
-        `SELECT stream_id, event_type, data FROM event_store.events
-          WHERE data->>'anonymousId' = $1 ORDER BY transaction_id, global_position`,
-        [anonymousId],
-      )
-    ).rows;
+    (await openedEvents<StoredEvent['data']>(db, masterKeyOf(dataDir)))
+      .filter((event) => event.data.anonymousId === anonymousId)
+      .map(({ stream_id, event_type, data }) => ({ stream_id, event_type, data }));
 
   const waitForEvents = (anonymousId: string, count: number): Promise<StoredEvent[]> =>
     eventually(async () => {

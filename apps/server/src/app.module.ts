@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { AdminModule } from './admin/admin.module';
 import { PrivacyModule } from './privacy/privacy.module';
+import { ConsentModule } from './privacy/consent/consent.module';
 import { IdentityAdminModule } from './profiles/identity-admin.module';
 import { ApiKeyStore } from './auth/api-keys';
 import { CollectorModule } from './collector/collector.module';
@@ -55,6 +56,7 @@ export class AppModule {
         CrossSellModule,
         OperationsModule,
         PrivacyModule,
+        ConsentModule,
         IdentityAdminModule,
       ],
       controllers: [HealthController],

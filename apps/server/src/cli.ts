@@ -58,6 +58,8 @@ ${CROSS_SELL_HELP}
   identity unmerge --link ID | --event ID | --between userId:a,anonymousId:b [--reason R]
                                               undo a merge (ids from GET /v1/profiles/{id}/merges)
   identity revocations                        the merges an admin undid
+  erase <customer-id>                         erase a customer for good (right to be forgotten):
+                                              destroys its keys, deletes its read-model rows
 
 Options:
   --url URL    the Touchline server (env TOUCHLINE_URL, default http://127.0.0.1:8080)
@@ -168,7 +170,10 @@ async function run(argv: readonly string[]): Promise<string> {
       by: { type: 'string' },
       stage: { type: 'string' },
       to: { type: 'string' },
+      until: { type: 'string' },
       resume: { type: 'boolean', default: false },
+      'blue-green': { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
       link: { type: 'string' },
       event: { type: 'string' },
       between: { type: 'string' },
@@ -193,6 +198,17 @@ async function run(argv: readonly string[]): Promise<string> {
     if (!value) throw new CliError(`Missing ${what}.\n\n${HELP}`);
     return value;
   };
+
+  if (group === 'erase') {
+    // `erase <customer-id>`: the id is the second word.
+    const customerId = need(action, 'the customer id (from GET /v1/profiles/lookup)');
+    const answer = (await call(
+      options,
+      'POST',
+      `/v1/admin/customers/${encodeURIComponent(customerId)}/erasure`,
+    )) as { customerId: string; status: string; message: string };
+    return show(answer, () => `Customer ${answer.customerId}: ${answer.message}`);
+  }
 
   switch (`${group} ${action ?? ''}`.trim()) {
     case 'keys list': {
@@ -469,13 +485,21 @@ async function run(argv: readonly string[]): Promise<string> {
     case 'projections show':
     case 'projections rebuild':
     case 'projections cancel':
+    case 'projections rollback':
+    case 'projections drop-previous':
       return projectionsCommand(
         action,
         target,
         {
           json: options.json,
           ...(values.to === undefined ? {} : { to: values.to }),
+          ...(values.until === undefined ? {} : { until: values.until }),
           resume: values.resume ?? false,
+          strategy: values['dry-run']
+            ? 'dry-run'
+            : values['blue-green']
+              ? 'blue-green'
+              : 'in-place',
           detach: values.detach ?? false,
           progress: process.stderr,
         },

@@ -152,6 +152,7 @@ const PINNED_FINGERPRINTS = {
   'CallEnded.v1': '20660da4acc26779',
   'CallMissed.v1': '313a4c93a7009a8d',
   'CallStarted.v1': '8ef71cac78f6c992',
+  'ConsentChanged.v1': '0bdd687412b9d785',
   'EmailBounced.v1': 'e5c75ad04a84abb3',
   'EmailDeferred.v1': '109958ba299fcbf6',
   'EmailDelivered.v1': 'f0027e4d03d43753',

@@ -91,6 +91,7 @@ describe('catalog', () => {
       'CallEnded.v1@phone',
       'CallMissed.v1@phone',
       'CallStarted.v1@phone',
+      'ConsentChanged.v1@other',
       'EmailBounced.v1@email',
       'EmailDeferred.v1@email',
       'EmailDelivered.v1@email',

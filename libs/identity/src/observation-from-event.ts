@@ -103,6 +103,20 @@ const contact: Extract = (data, options, add) => {
   }
 };
 
+/** A consent statement: Segment's ids when it came as a track, the customer's address otherwise. */
+const consentStatement: Extract = (data, options, add) => {
+  addSegment(data, options, add);
+  contact(
+    {
+      customerEmail: data['email'],
+      customerPhone: data['phone'],
+      customerExternalId: data['externalId'],
+    },
+    options,
+    add,
+  );
+};
+
 /** Every stored event type: a new schema fails to compile here until it is mapped. */
 const MAPPINGS: Readonly<Record<EventType, readonly [EvidenceSource, Extract]>> = {
   UserIdentified: ['identify', identify],
@@ -138,6 +152,7 @@ const MAPPINGS: Readonly<Record<EventType, readonly [EvidenceSource, Extract]>> 
   StoreVisited: ['other', contact],
   SupportTicketOpened: ['other', contact],
   SupportTicketResolved: ['other', contact],
+  ConsentChanged: ['other', consentStatement],
 };
 
 const isMappedType = (type: string): type is EventType => Object.hasOwn(MAPPINGS, type);

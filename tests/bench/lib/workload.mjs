@@ -108,6 +108,8 @@ export async function ingestBatches(outbound, partitions, perBatch) {
     topics,
     { save: async () => undefined },
     pino({ level: 'silent' }),
+    // No suppressed identifiers in the generated mix.
+    { suppressedAmong: async () => new Set() },
   );
   // Round-robin over partitions, like a consumer working through several partitions at once.
   const offsets = new Array(partitions).fill(0);

@@ -12,6 +12,7 @@ import { latencySummary, log, now, Progress, round } from '../lib/report.mjs';
 import { backendPids } from '../lib/services.mjs';
 import { startServer } from '../lib/server.mjs';
 import { benchRequire, trackMessage } from '../lib/workload.mjs';
+import { storedUserStreams } from '../lib/pseudonym.mjs';
 import { credentials } from './collector.mjs';
 
 const ROLES = ['collector', 'recorder', 'projector', 'query'];
@@ -34,9 +35,10 @@ export async function endToEnd(ctx, results) {
   try {
     const counts = async (runId) => {
       const { rows } = await monitor.query(
-        `SELECT (SELECT count(*) FROM event_store.events WHERE stream_id LIKE $1) AS stored,
+        `SELECT (SELECT count(*) FROM event_store.events WHERE stream_id = ANY($2::text[])) AS stored,
                 (SELECT coalesce(sum(total_events), 0) FROM read_models.customer_activity WHERE customer_key LIKE $1) AS visible`,
-        [`user:${runId}-%`],
+        // Stored under pseudonyms (crypto-shredding); the read model keys are the identifiers.
+        [`user:${runId}-%`, storedUserStreams(ctx.dataDir(ctx.db2), runId, shape.customers)],
       );
       return { stored: Number(rows[0].stored), visible: Number(rows[0].visible) };
     };

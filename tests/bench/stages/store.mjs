@@ -9,6 +9,7 @@
 import { CpuMeter, describeCpu } from '../lib/cpu.mjs';
 import { latencySummary, log, now, Progress, round } from '../lib/report.mjs';
 import { backendPids } from '../lib/services.mjs';
+import { storedUserStreams } from '../lib/pseudonym.mjs';
 import { startServer } from '../lib/server.mjs';
 import { benchRequire, envelopes, ingestBatches, messages, serverDist } from '../lib/workload.mjs';
 
@@ -193,12 +194,14 @@ export async function storeStages(ctx, results) {
 
 async function recorderProcess(ctx, monitor, postgresPids) {
   const { runId, events } = ctx.collectorRun;
+  // Stored under pseudonyms (crypto-shredding): known once the server has its master key.
+  let streams = null;
   const count = async () =>
     Number(
       (
         await monitor.query(
-          'SELECT count(*) AS n FROM event_store.events WHERE stream_id LIKE $1',
-          [`user:${runId}-%`],
+          'SELECT count(*) AS n FROM event_store.events WHERE stream_id = ANY($1::text[])',
+          [(streams ??= storedUserStreams(ctx.dataDir(ctx.db1), runId, ctx.shape.customers))],
         )
       ).rows[0].n,
     );
@@ -238,8 +241,8 @@ async function recorderProcess(ctx, monitor, postgresPids) {
   // From the first event the recorder stored to the poll that saw the last one (100 ms resolution).
   const first = (
     await monitor.query(
-      'SELECT min(recorded_at) AS t FROM event_store.events WHERE stream_id LIKE $1',
-      [`user:${runId}-%`],
+      'SELECT min(recorded_at) AS t FROM event_store.events WHERE stream_id = ANY($1::text[])',
+      [streams],
     )
   ).rows[0].t;
   const ms = end - first.getTime();

@@ -4,6 +4,11 @@
  * it is attributed to (customer_identifiers → customer_touchpoints, both indexed); fields the
  * timeline does not keep (bounce type, call direction, ticket id, outcome) come from the stored
  * event by its unique event id. Lists are capped per customer (the newest rows) by $cap.
+ *
+ * The stored event's personal-data fields are sealed (crypto-shredding, docs/security.md), so
+ * these statements read only fields no schema marks as personal: a bounce's `bounceType` (hard or
+ * soft), never its free-text `reason`; a missed call's `reason` enum and `direction`; outcomes,
+ * dispositions, ticket ids and unsubscribe scopes. A new fact read here must be such a field.
  */
 
 // Materialized, and touchpoints reached LATERALly per identifier (OFFSET 0 keeps the subquery

@@ -14,6 +14,7 @@ import {
   collectorEventsReceived,
   collectorEventsRejected,
 } from '../metrics/metrics';
+import { consentChangedFromTrack, isConsentTrack } from '../privacy/consent/consent-statement';
 import { type MappedEvent, mapSegmentCall } from './segment/segment-calls';
 import { type BatchDefaults, deriveEventId, type FieldError } from './segment/segment-message';
 
@@ -135,12 +136,18 @@ const asFieldErrors = (errors: readonly ValidationError[]): FieldError[] =>
 
 /**
  * Validate against the event's schema. A track call named after one of Segment's ecommerce
- * events (Order Completed, ...) becomes that typed event: lifetime value is built from them.
+ * events (Order Completed, ...) becomes that typed event: lifetime value is built from them; one
+ * named ConsentChanged becomes a consent statement.
  */
 function typedEvent(event: MappedEvent): Typed {
   if (event.type === 'WebEventTracked') {
     const track = validateEventData('WebEventTracked', 1, event.data);
     if (!track.ok) return { ok: false, errors: asFieldErrors(track.errors) };
+    if (isConsentTrack(track.value.event)) {
+      const consent = consentChangedFromTrack(track.value);
+      if (!consent.ok) return { ok: false, errors: asFieldErrors(consent.errors) };
+      return { ok: true, event: { type: 'ConsentChanged', schemaVersion: 1, data: consent.value } };
+    }
     const ecommerce = ecommerceEventFromTrack(track.value.event, track.value.properties);
     if (ecommerce === null)
       return { ok: true, event: { type: event.type, schemaVersion: 1, data: track.value } };

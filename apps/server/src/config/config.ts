@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { MASTER_KEY_BYTES } from '../privacy/crypto/master-key';
 
 export const ROLES = ['collector', 'recorder', 'projector', 'query'] as const;
 export type Role = (typeof ROLES)[number];
@@ -79,7 +80,26 @@ const envSchema = z.object({
    * clear until the recorder has stored it, so the window is bounded; days, at most a year.
    */
   TOUCHLINE_INGEST_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  /**
+   * The one secret of crypto-shredding (base64 of 32 bytes): pseudonyms and the wrapping of every
+   * customer's data key derive from it. Generated into the data directory outside production.
+   */
+  TOUCHLINE_MASTER_KEY: z
+    .string()
+    .refine((value) => isMasterKey(value), {
+      message: `must be base64 of ${MASTER_KEY_BYTES} bytes (generate one with: openssl rand -base64 32)`,
+    })
+    .optional(),
+  NODE_ENV: z.string().optional(),
 });
+
+/** Base64 (standard or URL-safe) that decodes to exactly the master key's length. */
+function isMasterKey(value: string): boolean {
+  return (
+    /^[A-Za-z0-9+/_-]+={0,2}$/.test(value.trim()) &&
+    Buffer.from(value.trim(), 'base64').length === MASTER_KEY_BYTES
+  );
+}
 
 export interface TouchlineConfig {
   readonly roles: ReadonlySet<Role>;
@@ -112,6 +132,13 @@ export interface TouchlineConfig {
     readonly twilioAuthToken: string | null;
   };
   readonly http: { readonly host: string; readonly port: number };
+  /**
+   * The master key of crypto-shredding: given (TOUCHLINE_MASTER_KEY), or, outside production,
+   * read from (or generated into) `file` at start-up.
+   */
+  readonly masterKey:
+    | { readonly kind: 'given'; readonly key: Buffer }
+    | { readonly kind: 'file'; readonly file: string };
   readonly logLevel: z.infer<typeof envSchema>['TOUCHLINE_LOG_LEVEL'];
 }
 
@@ -152,6 +179,13 @@ export function loadConfigOrThrow(env: NodeJS.ProcessEnv): TouchlineConfig {
         '(the embedded database lives inside one process)',
     );
   }
+  if (!values.TOUCHLINE_MASTER_KEY && values.NODE_ENV === 'production') {
+    throw new ConfigError(
+      'Invalid configuration:\n  TOUCHLINE_MASTER_KEY: required when NODE_ENV=production (it protects every ' +
+        "customer's personal data). Generate one with `openssl rand -base64 32`, keep it in your secret " +
+        'store and give every process the same value; losing it makes the stored personal data unreadable.',
+    );
+  }
   return {
     roles,
     database: values.DATABASE_URL
@@ -181,6 +215,9 @@ export function loadConfigOrThrow(env: NodeJS.ProcessEnv): TouchlineConfig {
       twilioAuthToken: values.TWILIO_AUTH_TOKEN ?? null,
     },
     http: { host: values.HOST, port: values.PORT },
+    masterKey: values.TOUCHLINE_MASTER_KEY
+      ? { kind: 'given', key: Buffer.from(values.TOUCHLINE_MASTER_KEY.trim(), 'base64') }
+      : { kind: 'file', file: path.join(dataDir, 'master.key') },
     logLevel: values.TOUCHLINE_LOG_LEVEL,
   };
 }

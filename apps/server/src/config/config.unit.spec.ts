@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { ConfigError, loadConfigOrThrow } from './config';
 
 describe('configuration', () => {
@@ -49,6 +51,59 @@ describe('configuration', () => {
   ])('refuses %j naming the variable', (env, message) => {
     expect(() => loadConfigOrThrow(env)).toThrow(ConfigError);
     expect(() => loadConfigOrThrow(env)).toThrow(message);
+  });
+
+  describe('master key (TOUCHLINE_MASTER_KEY)', () => {
+    const key = randomBytes(32);
+
+    it('takes base64 of 32 bytes, standard or URL-safe', () => {
+      expect(loadConfigOrThrow({ TOUCHLINE_MASTER_KEY: key.toString('base64') }).masterKey).toEqual(
+        { kind: 'given', key },
+      );
+      expect(
+        loadConfigOrThrow({ TOUCHLINE_MASTER_KEY: key.toString('base64url') }).masterKey,
+      ).toEqual({ kind: 'given', key });
+    });
+
+    it('outside production, without one, uses a file in the data directory', () => {
+      expect(loadConfigOrThrow({ TOUCHLINE_DATA_DIR: '/srv/tl' }).masterKey).toEqual({
+        kind: 'file',
+        file: path.resolve('/srv/tl', 'master.key'),
+      });
+      expect(
+        loadConfigOrThrow({
+          TOUCHLINE_DATA_DIR: '/srv/tl',
+          DATABASE_URL: 'postgres://a@b/c',
+          NODE_ENV: 'development',
+        }).masterKey,
+      ).toEqual({ kind: 'file', file: path.resolve('/srv/tl', 'master.key') });
+    });
+
+    it('in production, refuses to start without one and says how to make one', () => {
+      expect(() => loadConfigOrThrow({ NODE_ENV: 'production' })).toThrow(ConfigError);
+      expect(() => loadConfigOrThrow({ NODE_ENV: 'production' })).toThrow(
+        /TOUCHLINE_MASTER_KEY: required .*openssl rand -base64 32/s,
+      );
+      expect(
+        loadConfigOrThrow({ NODE_ENV: 'production', TOUCHLINE_MASTER_KEY: key.toString('base64') })
+          .masterKey.kind,
+      ).toBe('given');
+    });
+
+    it.each([
+      ['too short', randomBytes(16).toString('base64')],
+      ['too long', randomBytes(48).toString('base64')],
+      ['not base64', 'this is not a key at all, it is a sentence!!'],
+    ])('refuses a key that is %s, without echoing it', (_what, value) => {
+      let message = '';
+      try {
+        loadConfigOrThrow({ TOUCHLINE_MASTER_KEY: value });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/TOUCHLINE_MASTER_KEY: must be base64 of 32 bytes/);
+      expect(message).not.toContain(value);
+    });
   });
 
   it('never echoes the database URL, which may carry a password', () => {

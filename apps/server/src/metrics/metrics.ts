@@ -42,6 +42,12 @@ export const recorderDuplicatesSkipped = new Counter({
   registers: [metricsRegistry],
 });
 
+export const eventsSuppressed = new Counter({
+  name: 'touchline_events_suppressed_total',
+  help: 'Events the recorder dropped because one of their identifiers is suppressed.',
+  registers: [metricsRegistry],
+});
+
 export const deadLettersStored = new Counter({
   name: 'touchline_dead_letters_stored_total',
   help: 'Dead letters the recorder stored, per reason code.',

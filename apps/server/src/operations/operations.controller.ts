@@ -51,7 +51,7 @@ export class OperationsController {
   @HttpCode(202)
   @ApiOperation({
     summary:
-      'Rebuild the projection from the log. Body (all optional): {"strategy": "in-place" (default: empty and replay), "blue-green" (build beside the live tables, then switch in one transaction) or "dry-run" (build beside and report the differences)}; in place also {"to": <position>} to stop early, {"resume": true} to continue from the checkpoint',
+      'Rebuild the projection from the log. Body (all optional): {"strategy": "in-place" (default: empty and replay), "blue-green" (build beside the live tables, then switch in one transaction) or "dry-run" (build beside and report the differences)}; in place also {"to": <position>} or {"until": <ISO time, by store time>} to stop early, {"resume": true} to continue from the checkpoint',
   })
   rebuild(
     @Req() request: AuthenticatedRequest,
@@ -154,6 +154,7 @@ type Strategy = (typeof STRATEGIES)[number];
 
 function rebuildOptionsOrThrow(body: unknown): {
   to?: bigint;
+  until?: Date;
   resume: boolean;
   strategy: Strategy;
 } {
@@ -162,15 +163,15 @@ function rebuildOptionsOrThrow(body: unknown): {
     throw new ProjectionOperationError('INVALID_REQUEST', 'The body must be a JSON object');
   }
   const unknown = Object.keys(body).filter(
-    (key) => key !== 'to' && key !== 'resume' && key !== 'strategy',
+    (key) => !['to', 'until', 'resume', 'strategy'].includes(key),
   );
   if (unknown.length > 0) {
     throw new ProjectionOperationError(
       'INVALID_REQUEST',
-      `Unknown field(s): ${unknown.join(', ').slice(0, 200)}; expected "to", "resume" and/or "strategy"`,
+      `Unknown field(s): ${unknown.join(', ').slice(0, 200)}; expected "to", "until", "resume" and/or "strategy"`,
     );
   }
-  const { to, resume, strategy = 'in-place' } = body;
+  const { to, until, resume, strategy = 'in-place' } = body;
   if (resume !== undefined && typeof resume !== 'boolean') {
     throw new ProjectionOperationError('INVALID_REQUEST', 'resume must be true or false');
   }
@@ -181,6 +182,23 @@ function rebuildOptionsOrThrow(body: unknown): {
     );
   }
   const chosen = strategy as Strategy;
+  if (until !== undefined && until !== null) {
+    const time = typeof until === 'string' ? new Date(until) : null;
+    if (
+      time === null ||
+      Number.isNaN(time.getTime()) ||
+      !/^\d{4}-\d{2}-\d{2}T/.test(until as string)
+    ) {
+      throw new ProjectionOperationError(
+        'INVALID_RANGE',
+        'until must be an ISO 8601 time, e.g. 2026-11-01T00:00:00Z',
+      );
+    }
+    if (to !== undefined && to !== null) {
+      throw new ProjectionOperationError('INVALID_RANGE', 'Give "to" or "until", not both');
+    }
+    return { until: time, resume: resume ?? false, strategy: chosen };
+  }
   if (to === undefined || to === null) return { resume: resume ?? false, strategy: chosen };
   const text = typeof to === 'number' && Number.isSafeInteger(to) ? String(to) : to;
   if (typeof text !== 'string' || !/^\d{1,19}$/.test(text)) {

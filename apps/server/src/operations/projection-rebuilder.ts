@@ -70,6 +70,8 @@ export interface RebuildProgress extends RebuildRecord {
 export interface RebuildRequest {
   /** Replay up to this global position (inclusive); default: the head when asked. */
   readonly to?: bigint;
+  /** Replay only the events stored at or before this time (the log's own order is by storing). */
+  readonly until?: Date;
   /** Continue from the projection's checkpoint instead of emptying it first. */
   readonly resume?: boolean;
   /** Build beside the live tables: switch to the result, or (dry run) only compare. */
@@ -150,10 +152,10 @@ export class ProjectionRebuilder {
       strategy !== 'in-place' ? strategy : request.resume ? 'resume' : 'rebuild';
     if (mode === 'blue-green' || mode === 'dry-run') {
       await this.besideOrThrow(projection, mode);
-      if (request.to !== undefined || request.resume) {
+      if (request.to !== undefined || request.until !== undefined || request.resume) {
         throw new ProjectionOperationError(
           'INVALID_REQUEST',
-          `A ${mode} rebuild replays all of the history; "to" and "resume" are for in-place rebuilds`,
+          `A ${mode} rebuild replays all of the history; "to", "until" and "resume" are for in-place rebuilds`,
         );
       }
     }
@@ -161,7 +163,9 @@ export class ProjectionRebuilder {
     const target =
       mode === 'dry-run'
         ? await loadCheckpoint(this.pool, projection)
-        : await this.targetOrThrow(request.to);
+        : request.until !== undefined
+          ? await this.targetAtTimeOrThrow(request.until)
+          : await this.targetOrThrow(request.to);
     let targetEvents = await this.status.countUpTo(target);
     if (mode === 'resume') {
       if (await hasSegmentCheckpoints(this.pool, projection.name)) {
@@ -369,6 +373,17 @@ export class ProjectionRebuilder {
     return tables;
   }
 
+  private async targetAtTimeOrThrow(until: Date): Promise<GlobalCheckpoint> {
+    const at = await this.status.checkpointAtTime(until);
+    if (!at) {
+      throw new ProjectionOperationError(
+        'INVALID_RANGE',
+        `No event was stored at or before ${until.toISOString()}: there is nothing to replay up to then`,
+      );
+    }
+    return at;
+  }
+
   private async targetOrThrow(to: bigint | undefined): Promise<GlobalCheckpoint> {
     const head = await this.store.head();
     if (to === undefined) return head;
@@ -433,7 +448,10 @@ export class ProjectionRebuilder {
         if (mode === 'rebuild') await this.empty(id, projection, tables);
         else await this.markStarted(id);
         const from = mode === 'rebuild' ? START : await loadCheckpoint(this.pool, projection);
-        await this.replay(projection, from, target, control, progress);
+        const at = await this.replay(catchingUp(projection), from, target, control, progress);
+        // What the replay deferred (profile recomputes) one plain apply completes.
+        if (projection.applyCatchingUp && progress.applied > 0)
+          await applyBatchWithCheckpoint(this.pool, projection, [], at);
       } else if (mode === 'rollback') {
         await this.markStarted(id);
         await takeOver();

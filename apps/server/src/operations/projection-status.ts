@@ -104,6 +104,21 @@ export class ProjectionStatusReader {
     return row ? { transactionId: BigInt(row.transaction_id), position } : null;
   }
 
+  /** The checkpoint of the last visible event stored at or before `time`, or null when none is. */
+  async checkpointAtTime(time: Date): Promise<GlobalCheckpoint | null> {
+    const { rows } = await this.pool.query<{ transaction_id: string; position: string }>(
+      `SELECT transaction_id::text AS transaction_id, global_position::text AS position
+         FROM event_store.events
+        WHERE recorded_at <= $1 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+      [time],
+    );
+    const row = rows[0];
+    return row
+      ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) }
+      : null;
+  }
+
   /** Whether some session holds the projection's advisory lock (a live projector or a rebuild). */
   async lockHeld(projection: Projection): Promise<boolean> {
     const { rows } = await this.pool.query<{ held: boolean }>(

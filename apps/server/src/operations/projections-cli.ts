@@ -9,6 +9,7 @@ export type ApiCall = (method: string, route: string, body?: unknown) => Promise
 export interface ProjectionsCliOptions {
   readonly json: boolean;
   readonly to?: string;
+  readonly until?: string;
   readonly resume: boolean;
   readonly strategy?: 'in-place' | 'blue-green' | 'dry-run';
   /** Return once the rebuild is accepted instead of following it. */
@@ -60,7 +61,7 @@ export class ProjectionsCliError extends Error {}
 
 export const PROJECTIONS_HELP = `  projections list                            name, version, checkpoint, head, lag, status
   projections show <name>                     one projection, its segments and its latest rebuild
-  projections rebuild <name> [--to POSITION] [--resume] [--detach]
+  projections rebuild <name> [--to POSITION | --until ISO-TIME] [--resume] [--detach]
                                               empty and replay from zero, with a progress bar
   projections rebuild <name> --blue-green     build beside the live tables, then switch at once
   projections rebuild <name> --dry-run        build beside, report the differences, change nothing
@@ -115,6 +116,7 @@ export async function projectionsCommand(
     case 'rebuild': {
       const body = {
         ...(options.to === undefined ? {} : { to: options.to }),
+        ...(options.until === undefined ? {} : { until: options.until }),
         ...(options.resume ? { resume: true } : {}),
         ...(options.strategy && options.strategy !== 'in-place'
           ? { strategy: options.strategy }

@@ -10,10 +10,16 @@ import {
 import { KafkaTransport } from '@touchline/messaging-kafka';
 import { profilesMigrationSet } from '../profiles/profiles.migrations';
 import { crossSellMigrationSet } from '../cross-sell/cross-sell.migrations';
+import { consentMigrationSet } from '../privacy/consent/consent.migrations';
 import { createPool, runMigrations, startEmbeddedPostgres } from '@touchline/platform';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { TouchlineConfig } from '../config/config';
+import { resolveMasterKey } from '../config/master-key-file';
+import { EncryptingEventStore } from '../privacy/crypto/encrypting-event-store';
+import { type DerivedKeys, deriveKeys, verifyMasterKeyOrThrow } from '../privacy/crypto/master-key';
+import { PostgresSubjectKeyStore } from '../privacy/crypto/subject-key-store';
+import { privacyMigrationSet } from '../privacy/privacy.migrations';
 import { serverMigrations } from '../migrations/server.migrations';
 
 /**
@@ -25,7 +31,16 @@ export class Runtime {
     readonly config: TouchlineConfig,
     readonly pool: Pool,
     readonly databaseUrl: string,
-    readonly eventStore: EventStore,
+    /**
+     * The event store every role uses: personal data is sealed per customer on the way in and
+     * opened on the way out (crypto-shredding), so callers see plaintext events.
+     */
+    readonly eventStore: EncryptingEventStore,
+    /**
+     * The same store without the decorator: pseudonymous stream ids and sealed fields, as
+     * stored. Only for what must never see personal data in the clear (republish to Kafka).
+     */
+    readonly sealedEventStore: EventStore,
     readonly transport: Transport,
     readonly topics: IngestTopics,
     private readonly stopEmbedded: (() => Promise<void>) | null,
@@ -48,18 +63,29 @@ export class Runtime {
       databaseUrl = config.database.url;
     }
     const pool = createPool(databaseUrl);
+    let keys: DerivedKeys;
     try {
+      const masterKey = await resolveMasterKey(config.masterKey, logger);
       await runMigrations(pool, { name: 'event_store', migrations: eventStoreMigrations });
       await runMigrations(pool, { name: 'server', migrations: serverMigrations });
       await runMigrations(pool, profilesMigrationSet);
       await runMigrations(pool, crossSellMigrationSet);
+      await runMigrations(pool, consentMigrationSet);
+      await runMigrations(pool, privacyMigrationSet);
+      await verifyMasterKeyOrThrow(pool, masterKey);
+      keys = deriveKeys(masterKey);
     } catch (error) {
       await pool.end();
       await stopEmbedded?.();
       throw error;
     }
     // A 50 ms idle poll keeps HTTP-to-read-model latency low at the cost of a cheap query per poll.
-    const eventStore = new PostgresEventStore({ pool, pollIntervalMs: 50 });
+    const sealedEventStore = new PostgresEventStore({ pool, pollIntervalMs: 50 });
+    const eventStore = new EncryptingEventStore(
+      sealedEventStore,
+      new PostgresSubjectKeyStore(pool, keys.keyWrappingKey),
+      { pseudonymSecret: keys.pseudonymSecret },
+    );
     const transport: Transport =
       config.transport.kind === 'kafka'
         ? new KafkaTransport({
@@ -87,7 +113,16 @@ export class Runtime {
         retentionMs: name === topics.deadLetters ? deadLetterRetentionMs : ingestRetentionMs,
       })),
     );
-    return new Runtime(config, pool, databaseUrl, eventStore, transport, topics, stopEmbedded);
+    return new Runtime(
+      config,
+      pool,
+      databaseUrl,
+      eventStore,
+      sealedEventStore,
+      transport,
+      topics,
+      stopEmbedded,
+    );
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,12 @@
-import { Controller, Get, Inject, Param, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpCode, Inject, Param, Post, Req, UseGuards } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ApiKeyGuard, type AuthenticatedRequest, RequireRole } from '../auth/api-key.guard';
 import { AuditLog } from '../auth/audit-log';
 import { TouchlineException } from '../common/touchline.exception';
@@ -7,6 +14,11 @@ import type { Runtime } from '../platform/runtime';
 import { RUNTIME } from '../platform/tokens';
 import { candidateKeys } from '../query/get-customer-activity.query';
 import { type CustomerExport, exportCustomer } from './customer-export';
+import {
+  CustomerErasure,
+  CustomerNotFoundError,
+  type ErasureOutcome,
+} from './erasure/customer-erasure';
 
 const MAX_ID_LENGTH = 520;
 
@@ -20,7 +32,57 @@ export class PrivacyController {
   constructor(
     @Inject(RUNTIME) private readonly runtime: Runtime,
     private readonly audit: AuditLog,
+    private readonly erasure: CustomerErasure,
   ) {}
+
+  @Post(':id/erasure')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Erase a customer (right to be forgotten)',
+    description:
+      "Destroys the data keys of every identifier of the customer (their personal data in the event store and in republished topics can never be opened again), deletes the customer's rows from every read model and appends an erasure event without personal data. Effective in every process within the key cache time (30 s). A second erasure of the same customer changes nothing and says so (status already-erased).",
+  })
+  @ApiParam({
+    name: 'id',
+    description:
+      'the customer id (GET /v1/profiles, /v1/profiles/lookup), or one of its identifiers: email:<address>, phone:<E.164>, userId:<id>, user:<id>, anon:<id>',
+  })
+  @ApiOkResponse({ description: 'status erased or already-erased, with counts' })
+  @ApiNotFoundResponse({ description: 'no customer with this id or identifier' })
+  async erase(
+    @Req() request: AuthenticatedRequest,
+    @Param('id') id: string,
+  ): Promise<ErasureOutcome> {
+    if (id.length === 0 || id.length > MAX_ID_LENGTH) {
+      throw new TouchlineException(
+        'INVALID_REQUEST',
+        `id must be 1 to ${MAX_ID_LENGTH} characters`,
+      );
+    }
+    const actorKeyId = request.principal?.keyId ?? null;
+    let outcome: ErasureOutcome;
+    try {
+      outcome = await this.erasure.eraseOrThrow(id, actorKeyId);
+    } catch (error) {
+      if (!(error instanceof CustomerNotFoundError)) throw error;
+      // Audited without the id asked for: it may be an email address.
+      await this.audit.record({ actorKeyId, action: 'customer.erasure', outcome: 'not-found' });
+      throw new TouchlineException('NOT_FOUND', error.message);
+    }
+    await this.audit.record({
+      actorKeyId,
+      action: 'customer.erasure',
+      // The customer id is a hash, not the person; the audit log keeps no identifier.
+      target: outcome.customerId,
+      outcome: outcome.status === 'erased' ? 'done' : 'no-op',
+      details: {
+        subjects: outcome.subjects,
+        keysDestroyed: outcome.keysDestroyed,
+        readModelRows: outcome.readModelRows,
+      },
+    });
+    return outcome;
+  }
 
   @Get(':id/export')
   @ApiOperation({

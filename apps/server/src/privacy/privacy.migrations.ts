@@ -19,5 +19,29 @@ export const privacyMigrationSet: MigrationSet = {
         );
       `,
     },
+    {
+      version: 2,
+      name: 'master key check, erasures',
+      sql: `
+        -- One row: an HMAC of a fixed label under the master key, so a process started with
+        -- another key refuses to start instead of writing data under two keys.
+        CREATE TABLE privacy.master_key_check (
+          singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+          digest     text NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now()
+        );
+        -- Every customer erased: ids, counts and pseudonyms, never personal data. A second
+        -- erasure of the same customer finds its row and changes nothing.
+        CREATE TABLE privacy.erasures (
+          customer_id     text PRIMARY KEY,
+          erased_at       timestamptz NOT NULL DEFAULT now(),
+          subjects        text[] NOT NULL,
+          keys_destroyed  integer NOT NULL,
+          read_model_rows integer NOT NULL,
+          requested_by    text
+        );
+        CREATE INDEX erasures_subjects ON privacy.erasures USING gin (subjects);
+      `,
+    },
   ],
 };

@@ -10,6 +10,7 @@ import { LOGGER } from '../common/logger';
 import { DeadLetterStore } from '../dead-letters/dead-letter.store';
 import type { Runtime } from '../platform/runtime';
 import { RUNTIME } from '../platform/tokens';
+import { SuppressionList } from '../privacy/consent/suppression-list';
 import { Recorder } from './recorder';
 
 /** Runs the recorder as a consumer group member for as long as the application runs. */
@@ -21,12 +22,14 @@ export class RecorderService implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     @Inject(RUNTIME) private readonly runtime: Runtime,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SuppressionList) suppressions: SuppressionList,
   ) {
     this.recorder = new Recorder(
       runtime.eventStore,
       runtime.topics,
       new DeadLetterStore(runtime.pool),
       logger.child({ role: 'recorder' }),
+      suppressions,
     );
   }
 

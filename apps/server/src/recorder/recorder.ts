@@ -5,20 +5,56 @@ import {
 } from '@touchline/contracts';
 import type { EventStore, NewEvent, StreamBatch } from '@touchline/event-store';
 import type { IngestTopics, InboundMessage } from '@touchline/messaging';
+import { observationFromEvent } from '@touchline/identity';
 import type { Logger } from 'pino';
 import { stableUuid } from '../common/ids';
 import { type DeadLetter, newDeadLetter, parseDeadLetter } from '../dead-letters/dead-letter';
 import type { DeadLetterStore } from '../dead-letters/dead-letter.store';
 import {
   deadLettersStored,
+  eventsSuppressed,
   recorderDuplicatesSkipped,
   recorderEventsStored,
 } from '../metrics/metrics';
+import type { SuppressionCheck } from '../privacy/consent/suppression-list';
 
 export interface RecorderStats {
   stored: number;
   duplicates: number;
   deadLetters: number;
+  suppressed: number;
+}
+
+/** Stream id prefixes (the identifier an event arrived with) as identity kinds. */
+const STREAM_KINDS: Readonly<Record<string, string>> = {
+  user: 'userId',
+  anon: 'anonymousId',
+  email: 'email',
+  phone: 'phone',
+  // Touchpoints store their sender's customer id as ext:<id>; the graph calls it crm:<id>.
+  ext: 'externalId:crm',
+};
+
+/**
+ * Every identifier an event carries, canonical (`email:ada@example.com`): its stream id and what
+ * the identity graph reads from it (userId, anonymousId, emails and phones in traits and
+ * touchpoint fields, external ids), normalized the same way.
+ */
+export function identifiersOfEvent(event: {
+  eventId: string;
+  type: string;
+  streamId: string;
+  occurredAt: Date;
+  data: Record<string, unknown>;
+}): string[] {
+  const identifiers = new Set<string>();
+  const colon = event.streamId.indexOf(':');
+  const kind = colon > 0 ? STREAM_KINDS[event.streamId.slice(0, colon)] : undefined;
+  identifiers.add(kind ? `${kind}:${event.streamId.slice(colon + 1)}` : `userId:${event.streamId}`);
+  const observation = observationFromEvent(event);
+  for (const identifier of observation?.identifiers ?? [])
+    identifiers.add(`${identifier.kind}:${identifier.value}`);
+  return [...identifiers];
 }
 
 /**
@@ -27,17 +63,18 @@ export interface RecorderStats {
  * redelivers the batch and nothing is lost or doubled.
  */
 export class Recorder {
-  readonly stats: RecorderStats = { stored: 0, duplicates: 0, deadLetters: 0 };
+  readonly stats: RecorderStats = { stored: 0, duplicates: 0, deadLetters: 0, suppressed: 0 };
 
   constructor(
     private readonly store: EventStore,
     private readonly topics: IngestTopics,
     private readonly deadLetters: DeadLetterStore,
     private readonly logger: Logger,
+    private readonly suppressions: SuppressionCheck,
   ) {}
 
   async record(messages: readonly InboundMessage[]): Promise<void> {
-    const streams = new Map<string, NewEvent[]>();
+    const decoded: { streamId: string; event: NewEvent; identifiers: string[] }[] = [];
     const letters: DeadLetter[] = [];
     for (const message of messages) {
       if (message.topic === this.topics.deadLetters) {
@@ -48,16 +85,36 @@ export class Recorder {
         continue;
       }
       try {
-        const { streamId, event } = this.toEvent(message);
-        const events = streams.get(streamId) ?? [];
-        events.push(event);
-        streams.set(streamId, events);
+        decoded.push(this.toEvent(message));
       } catch (error) {
         // A message we cannot read must not block its partition: keep it, with the reason.
         letters.push(
           this.unreadable(message, error instanceof Error ? error.message : String(error)),
         );
       }
+    }
+    // Events of a suppressed identifier are dropped before they are stored (docs/security.md,
+    // "Consent"). Checked on every batch, so a new suppression applies to the next one; a
+    // failing check fails the batch, which is redelivered: nothing is stored unchecked.
+    const suppressed = await this.suppressions.suppressedAmong([
+      ...new Set(decoded.flatMap((d) => d.identifiers)),
+    ]);
+    const streams = new Map<string, NewEvent[]>();
+    let dropped = 0;
+    for (const { streamId, event, identifiers } of decoded) {
+      if (suppressed.size > 0 && identifiers.some((id) => suppressed.has(id))) {
+        dropped += 1;
+        continue;
+      }
+      const events = streams.get(streamId) ?? [];
+      events.push(event);
+      streams.set(streamId, events);
+    }
+    if (dropped > 0) {
+      this.stats.suppressed += dropped;
+      eventsSuppressed.inc(dropped);
+      // A count only: the identifiers are exactly what must not reach the log.
+      this.logger.info({ count: dropped }, 'events of suppressed identifiers dropped');
     }
     const batches: StreamBatch[] = [...streams].map(([streamId, events]) => ({ streamId, events }));
     if (batches.length > 0) {
@@ -82,7 +139,11 @@ export class Recorder {
     }
   }
 
-  private toEvent(message: InboundMessage): { streamId: string; event: NewEvent } {
+  private toEvent(message: InboundMessage): {
+    streamId: string;
+    event: NewEvent;
+    identifiers: string[];
+  } {
     const envelope = decodeEnvelopeOrThrow(message.value);
     const payload = decodeEventDataOrThrow(envelope.data);
     if (payload.type !== envelope.type || payload.version !== envelope.schemaVersion) {
@@ -90,13 +151,21 @@ export class Recorder {
         `envelope says ${envelope.type} v${envelope.schemaVersion}, data is ${payload.type} v${payload.version}`,
       );
     }
+    const data = decodedEventDataToJson(payload);
     return {
       streamId: envelope.streamId,
+      identifiers: identifiersOfEvent({
+        eventId: envelope.eventId,
+        type: envelope.type,
+        streamId: envelope.streamId,
+        occurredAt: envelope.occurredAt,
+        data,
+      }),
       event: {
         eventId: envelope.eventId,
         type: envelope.type,
         schemaVersion: envelope.schemaVersion,
-        data: decodedEventDataToJson(payload),
+        data,
         metadata: {
           channel: envelope.channel,
           occurredAt: envelope.occurredAt.toISOString(),

@@ -130,6 +130,42 @@ export interface CallStartedV1 {
   readonly providerStatus: null | string;
 }
 
+/** A customer granted or withdrew consent for one purpose: from a web banner (a Segment track named ConsentChanged or Consent Changed), an email link, a phone call, an admin or an import. */
+export interface ConsentChangedV1 {
+  /** Id of the statement: the Segment message id, or the id the sender gave it in the consent API. */
+  readonly messageId: string;
+  /** Your identifier of a known user; null when the statement names the customer otherwise. */
+  readonly userId: null | string;
+  /** Pseudonymous id of a visitor, e.g. the tracker's cookie id. */
+  readonly anonymousId: null | string;
+  /** The customer's address, normalized (trimmed, lowercased), when the statement names one. Personal data. */
+  readonly email: null | string;
+  /** The customer's number, E.164, when the statement names one. Personal data. */
+  readonly phone: null | string;
+  /** The sender's id of the customer (its CRM id), when the statement names one. */
+  readonly externalId: null | string;
+  /** What the consent is for: analytics (tracking and analysis), email_marketing, phone_marketing (calls and SMS). */
+  readonly purpose: 'analytics' | 'email_marketing' | 'phone_marketing';
+  /** True: consent given; false: refused or withdrawn. */
+  readonly granted: boolean;
+  /** Where the customer said it. */
+  readonly source: 'web-banner' | 'email-link' | 'phone' | 'admin' | 'import';
+  /** Free text about the statement, e.g. what the agent was told. Personal data. */
+  readonly note: null | string;
+  /** The track call's properties exactly as sent (a JSON object); an empty object from the consent API. */
+  readonly properties: JsonObject;
+  /** Segment context object; an empty object from the consent API. Its ip, userAgent and traits keys are personal data. Personal data in keys: ip, userAgent, traits. */
+  readonly context: JsonObject;
+  /** Segment integrations object; an empty object from the consent API. */
+  readonly integrations: JsonObject;
+  /** When the customer said it: the client time corrected for clock skew, or the time the sender gave. */
+  readonly timestamp: Date;
+  /** When the client library sent the call, by the client clock; null when not given. */
+  readonly sentAt: null | Date;
+  /** The client timestamp as sent, before clock-skew correction; null when not given. */
+  readonly originalTimestamp: null | Date;
+}
+
 /** The message could not be delivered: hard (the address does not exist) or soft (temporary, or the provider gave up). */
 export interface EmailBouncedV1 {
   /** Which provider reported the event; touchline for tracked links and pixels. */
@@ -936,6 +972,7 @@ export type EventType =
   | 'CallEnded'
   | 'CallMissed'
   | 'CallStarted'
+  | 'ConsentChanged'
   | 'EmailBounced'
   | 'EmailDeferred'
   | 'EmailDelivered'
@@ -971,6 +1008,7 @@ export interface EventDataByType {
   readonly CallEnded: { readonly 1: CallEndedV1 };
   readonly CallMissed: { readonly 1: CallMissedV1 };
   readonly CallStarted: { readonly 1: CallStartedV1 };
+  readonly ConsentChanged: { readonly 1: ConsentChangedV1 };
   readonly EmailBounced: { readonly 1: EmailBouncedV1 };
   readonly EmailDeferred: { readonly 1: EmailDeferredV1 };
   readonly EmailDelivered: { readonly 1: EmailDeliveredV1 };
@@ -1007,6 +1045,7 @@ export type AnyEventData =
   | { readonly type: 'CallEnded'; readonly version: 1; readonly value: CallEndedV1 }
   | { readonly type: 'CallMissed'; readonly version: 1; readonly value: CallMissedV1 }
   | { readonly type: 'CallStarted'; readonly version: 1; readonly value: CallStartedV1 }
+  | { readonly type: 'ConsentChanged'; readonly version: 1; readonly value: ConsentChangedV1 }
   | { readonly type: 'EmailBounced'; readonly version: 1; readonly value: EmailBouncedV1 }
   | { readonly type: 'EmailDeferred'; readonly version: 1; readonly value: EmailDeferredV1 }
   | { readonly type: 'EmailDelivered'; readonly version: 1; readonly value: EmailDeliveredV1 }
@@ -1050,6 +1089,7 @@ export const LATEST_EVENT_VERSIONS = {
   CallEnded: 1,
   CallMissed: 1,
   CallStarted: 1,
+  ConsentChanged: 1,
   EmailBounced: 1,
   EmailDeferred: 1,
   EmailDelivered: 1,

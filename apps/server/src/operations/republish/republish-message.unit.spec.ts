@@ -4,12 +4,15 @@ import {
   decodeEventDataOrThrow,
   eventDataToJson,
 } from '@touchline/contracts';
-import { aWebEventTracked } from '@touchline/contracts/testing';
+import { aUserIdentified, aWebEventTracked } from '@touchline/contracts/testing';
 import type { RecordedEvent } from '@touchline/event-store';
+import { personalFieldsOf } from '../../privacy/crypto/encrypting-event-store';
+import { newDataKey, openValue, sealFields, sealValue } from '../../privacy/crypto/field-cipher';
 import {
   GLOBAL_POSITION_HEADER,
   REPUBLISH_JOB_HEADER,
   republishMessage,
+  SEALED_STREAM_HEADER,
   UnpublishableEventError,
 } from './republish-message';
 
@@ -64,6 +67,38 @@ describe('republishMessage', () => {
     });
     // What the recorder would store from it is what was stored.
     expect(decodedEventDataToJson(decodeEventDataOrThrow(envelope.data))).toEqual(event.data);
+  });
+
+  it('publishes the sealed form as stored: pseudonym key, sealed fields and stream id, nothing in the clear', () => {
+    const key = newDataKey();
+    const plain = eventDataToJson(
+      'UserIdentified',
+      1,
+      aUserIdentified({ userId: 'ada-7', traits: { email: 'ada@example.com', plan: 'pro' } }),
+    );
+    const event = storedEvent({
+      type: 'UserIdentified',
+      streamId: 'p:pseudonym',
+      data: sealFields(plain, personalFieldsOf('UserIdentified', 1), key, 'evt-1'),
+      metadata: {
+        ...storedEvent().metadata,
+        sealedStreamId: sealValue('user:ada-7', key, 'evt-1'),
+      },
+    });
+    const message = republishMessage('job-1', 't', event);
+    expect(message.key).toBe('p:pseudonym');
+    const bytes = Buffer.concat([message.value, Buffer.from(JSON.stringify(message.headers))]);
+    expect(bytes.toString('latin1')).not.toMatch(/ada-7|ada@example\.com/);
+    const data = decodedEventDataToJson(
+      decodeEventDataOrThrow(decodeEnvelopeOrThrow(message.value).data),
+    );
+    // A JSON-object field travels sealed inside {"sealed": ...}; the key opens everything.
+    const traits = data['traits'] as { sealed: string };
+    expect(openValue(traits.sealed, key, 'evt-1')).toEqual(plain['traits']);
+    expect(openValue(data['userId'] as string, key, 'evt-1')).toBe('ada-7');
+    expect(openValue(message.headers![SEALED_STREAM_HEADER]!, key, 'evt-1')).toBe('user:ada-7');
+    // Without the key (destroyed by an erasure) nothing opens.
+    expect(openValue(traits.sealed, newDataKey(), 'evt-1')).toBeNull();
   });
 
   it('keeps a missing correlation id as null', () => {

@@ -39,7 +39,9 @@ import { Republisher } from './republisher';
             : null;
         return new Republisher(
           new RepublishJobStore(runtime.pool),
-          runtime.eventStore,
+          // The stored (sealed) form: what lands on Kafka holds no personal data in the clear,
+          // and becomes unreadable there too once a customer's keys are destroyed.
+          runtime.sealedEventStore,
           sinks,
           runtime.topics.all,
           log,

@@ -1,3 +1,4 @@
+import { EVENT_CATALOG } from '@touchline/contracts';
 import {
   compareCheckpoints,
   type EventStore,
@@ -47,6 +48,9 @@ interface Chunk {
   readonly messages: OutboundMessage[];
   checkpoint: GlobalCheckpoint;
 }
+
+/** Event types the collector publishes: the only ones a republish turns back into envelopes. */
+const PUBLISHABLE_TYPES = new Set<string>(EVENT_CATALOG.map((entry) => entry.type));
 
 // Under the broker's 1 MB default for one partition's record batch.
 const MAX_CHUNK_BYTES = 768 * 1024;
@@ -283,6 +287,8 @@ export class Republisher {
     let bytes = 0;
     for (const event of events) {
       if (types && !types.has(event.type)) continue;
+      // Records of the platform itself (an erasure) are not touchpoints and have no envelope.
+      if (!PUBLISHABLE_TYPES.has(event.type)) continue;
       const message = republishMessage(job.name, job.topic, event);
       const size = message.value.length + message.key.length;
       if (!current || current.messages.length >= limit || bytes + size > MAX_CHUNK_BYTES) {

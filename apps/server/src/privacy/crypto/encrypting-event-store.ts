@@ -43,7 +43,7 @@ export function personalFieldsOf(type: string, schemaVersion: number): readonly 
 }
 
 /** Metadata key holding the sealed stream id (the identifier the event arrived with). */
-const SEALED_STREAM = 'sealedStreamId';
+export const SEALED_STREAM = 'sealedStreamId';
 
 export interface EncryptingEventStoreOptions {
   /** Secret of the keyed hash that turns identifiers into subjects (pseudonyms). */
@@ -65,7 +65,8 @@ export interface EncryptingEventStoreOptions {
  */
 export class EncryptingEventStore implements EventStore {
   private readonly cache = new Map<string, { key: DataKey; until: number }>();
-  private readonly keyCacheMs: number;
+  /** How long a read key is trusted: an erasure in another process takes effect within it. */
+  readonly keyCacheMs: number;
   private readonly clock: () => number;
 
   constructor(

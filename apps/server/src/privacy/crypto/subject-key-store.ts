@@ -23,6 +23,7 @@ export interface SubjectKeyStore {
 export class PostgresSubjectKeyStore implements SubjectKeyStore {
   constructor(
     private readonly pool: Pool,
+    /** The key-wrapping key derived from the master key (master-key.ts). */
     private readonly masterKey: Buffer,
   ) {}
 
