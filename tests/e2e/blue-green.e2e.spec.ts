@@ -257,6 +257,33 @@ describeFullMode('blue/green rebuilds, dry runs and rollback', () => {
     await eventually(() => countsAre(0), 60_000);
   }, 180_000);
 
+  it('replays in place up to a time, then the live projector continues from there', async () => {
+    const { rows } = await sql.query<{ middle: Date; position: string }>(
+      `SELECT recorded_at AS middle, global_position::text AS position FROM event_store.events
+        ORDER BY transaction_id, global_position OFFSET 150 LIMIT 1`,
+    );
+    const middle = rows[0];
+    if (!middle) throw new Error('no events stored');
+    const expected = await sql.query<{ position: string }>(
+      `SELECT global_position::text AS position FROM event_store.events WHERE recorded_at <= $1
+        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+      [middle.middle],
+    );
+    const rebuild = await finished(
+      admin('POST', '/rebuild', { until: middle.middle.toISOString() }),
+    );
+    expect(rebuild).toMatchObject({ status: 'completed', mode: 'rebuild' });
+    expect(String((rebuild as unknown as { targetPosition: number }).targetPosition)).toBe(
+      expected.rows[0]?.position,
+    );
+    await eventually(() => countsAre(0), 60_000);
+    const early = await admin('POST', '/rebuild', { until: '2001-01-01T00:00:00Z' });
+    expect(early.status).toBe(400);
+    expect(await early.json()).toMatchObject({ error: { code: 'INVALID_RANGE' } });
+    const garbled = await admin('POST', '/rebuild', { until: 'yesterday' });
+    expect(garbled.status).toBe(400);
+  }, 120_000);
+
   it('refuses what it cannot do, with nothing changed', async () => {
     const bogus = await admin('POST', '/rebuild', { strategy: 'sideways' });
     expect(bogus.status).toBe(400);
