@@ -1,7 +1,7 @@
 // `npm run bench`: throughput and latency of every stage of Touchline in full mode (real
 // PostgreSQL, real Kafka, the built server as child processes), each beside a raw baseline
 // measured in the same run. A benchmark, not a test: it prints a report and writes JSON.
-//   node tests/bench/run.mjs [--quick] [--profile] [--only=kafka,collector,store,e2e,profiles,models]
+//   node tests/bench/run.mjs [--quick] [--profile] [--only=kafka,collector,store,e2e,profiles,segments,models]
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,6 +21,7 @@ import { endToEnd } from './stages/end-to-end.mjs';
 import { kafkaBaseline } from './stages/kafka.mjs';
 import { storeStages } from './stages/store.mjs';
 import { profileSizes, profileStages } from './stages/profiles.mjs';
+import { segmentStage } from './stages/segments.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
 import { benchRequire, serverDist } from './lib/workload.mjs';
 
@@ -83,7 +84,7 @@ function parseArgs(argv) {
     else if (arg.startsWith('--only=')) args.only = new Set(arg.slice(7).split(','));
     else if (arg === '--help' || arg === '-h') {
       log(
-        'usage: npm run bench -- [--quick] [--profile] [--only=kafka,collector,store,e2e,profiles,models]',
+        'usage: npm run bench -- [--quick] [--profile] [--only=kafka,collector,store,e2e,profiles,segments,models]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
@@ -202,6 +203,11 @@ async function main() {
   if (stage('profiles'))
     await section('profiles', '7-8. Unified customer profile: projection, lookup', () =>
       profileStages(ctx, results),
+    );
+
+  if (stage('segments'))
+    await section('segments', '10. Parallel projectors: 1 vs 2 segments and processes', () =>
+      segmentStage(ctx, results),
     );
 
   const report = buildReport(results);

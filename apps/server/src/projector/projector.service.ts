@@ -18,7 +18,12 @@ import { customerProfileProjectionFromEnv } from '../profiles/customer-profile.p
 import { customerProductsProjection } from '../cross-sell/customer-products.projection';
 import { consentHistoryProjectionFromEnv } from '../privacy/consent/consent-history.projection';
 import { SegmentBalancer } from './segment-balancer';
-import { isSegmentable, parseSegmentsSetting, ProjectionSegment } from './segments';
+import {
+  isSegmentable,
+  parseSegmentsSetting,
+  ProjectionSegment,
+  SegmentSettingError,
+} from './segments';
 
 /**
  * Runs every projection's projector while the application runs. A projection split into
@@ -48,8 +53,9 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
       process.env['TOUCHLINE_PROJECTION_SEGMENTS'],
       this.projections,
     );
+    const runHere = projectionsToRun(process.env['TOUCHLINE_PROJECTIONS'], this.projections);
     const projectors: Projector[] = [];
-    for (const projection of this.projections) {
+    for (const projection of this.projections.filter((p) => runHere.has(p.name))) {
       const count = segments.get(projection.name) ?? 1;
       if (count === 1 || !isSegmentable(projection)) {
         projectors.push(
@@ -91,4 +97,27 @@ export class ProjectorService implements OnApplicationBootstrap, OnApplicationSh
     await Promise.all(this.projectors.map((p) => p.stop()));
     await Promise.all(this.balancers.map((balancer) => balancer.stop()));
   }
+}
+
+/**
+ * `TOUCHLINE_PROJECTIONS`: the projections this process runs, comma-separated (default: all), so
+ * that a heavy projection can get processes of its own. Operations still list every projection.
+ */
+export function projectionsToRun(
+  value: string | undefined,
+  projections: readonly Projection[],
+): Set<string> {
+  const known = projections.map((p) => p.name);
+  if (value === undefined || value.trim() === '') return new Set(known);
+  const named = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const unknown = named.filter((name) => !known.includes(name));
+  if (unknown.length > 0 || named.length === 0) {
+    throw new SegmentSettingError(
+      `TOUCHLINE_PROJECTIONS: ${unknown.length > 0 ? `no projection named ${unknown.map((n) => `"${n.slice(0, 60)}"`).join(', ')}` : 'names no projection'}; known: ${known.join(', ')}`,
+    );
+  }
+  return new Set(named);
 }

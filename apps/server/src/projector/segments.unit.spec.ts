@@ -2,6 +2,7 @@ import type { RecordedEvent } from '@touchline/event-store';
 import { activityProjection } from './activity.projection';
 import type { Projection } from './projection';
 import { fairShare } from './segment-balancer';
+import { projectionsToRun } from './projector.service';
 import {
   parseSegmentName,
   parseSegmentsSetting,
@@ -89,5 +90,20 @@ describe('projection segments', () => {
         expect(Math.max(...shares) - Math.min(...shares)).toBeLessThanOrEqual(1);
       }
     }
+  });
+
+  it('reads TOUCHLINE_PROJECTIONS: all by default, the named ones, and refuses unknown names', () => {
+    const projections = [activityProjection, unsplittable];
+    expect([...projectionsToRun(undefined, projections)]).toEqual([
+      'customer_activity',
+      'customer_profiles',
+    ]);
+    expect([...projectionsToRun(' customer_activity ', projections)]).toEqual([
+      'customer_activity',
+    ]);
+    expect(() => projectionsToRun('customer_activity,nope', projections)).toThrow(
+      /no projection named "nope"; known: customer_activity, customer_profiles/,
+    );
+    expect(() => projectionsToRun(',', projections)).toThrow(/names no projection/);
   });
 });
