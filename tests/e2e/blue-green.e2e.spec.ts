@@ -284,6 +284,26 @@ describeFullMode('blue/green rebuilds, dry runs and rollback', () => {
     expect(garbled.status).toBe(400);
   }, 120_000);
 
+  it('resets a projection: emptied at once, then replayed from zero by the live projector', async () => {
+    const { stdout } = await run(process.execPath, [
+      path.join(REPO_ROOT, 'apps/server/dist/cli.js'),
+      '--url',
+      server.url,
+      '--key',
+      keys.apiKey,
+      'projections',
+      'reset',
+      'customer_activity',
+    ]);
+    expect(stdout).toMatch(/\(reset\): completed/);
+    expect(stdout).toContain('replays customer_activity from position zero');
+    await eventually(() => countsAre(0), 60_000);
+    const audit = await sql.query(
+      `SELECT outcome FROM access.audit_log WHERE action = 'projection.reset' ORDER BY id DESC LIMIT 1`,
+    );
+    expect(audit.rows[0]).toEqual({ outcome: 'done' });
+  }, 120_000);
+
   it('refuses what it cannot do, with nothing changed', async () => {
     const bogus = await admin('POST', '/rebuild', { strategy: 'sideways' });
     expect(bogus.status).toBe(400);

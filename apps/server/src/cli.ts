@@ -485,6 +485,7 @@ async function run(argv: readonly string[]): Promise<string> {
     case 'projections show':
     case 'projections rebuild':
     case 'projections cancel':
+    case 'projections reset':
     case 'projections rollback':
     case 'projections drop-previous':
       return projectionsCommand(

@@ -69,6 +69,26 @@ export class OperationsController {
     });
   }
 
+  @Post(':name/reset')
+  @HttpCode(202)
+  @ApiOperation({
+    summary:
+      'Empty the projection and its checkpoint; the live projector replays from zero at its own pace (no progress bar: use rebuild for that)',
+  })
+  reset(
+    @Req() request: AuthenticatedRequest,
+    @Param('name') name: string,
+  ): Promise<{ rebuild: RebuildProgress }> {
+    return this.audited(request, 'projection.reset', name, async () => {
+      const projection = this.operations.catalog.getOrThrow(name);
+      const rebuild = await this.operations.rebuilder.reset(
+        projection,
+        request.principal?.keyId ?? null,
+      );
+      return { result: { rebuild }, details: { rebuildId: rebuild.id } };
+    });
+  }
+
   @Post(':name/rollback')
   @HttpCode(202)
   @ApiOperation({

@@ -75,13 +75,13 @@ export const operationsMigrationSet: MigrationSet = {
     },
     {
       version: 3,
-      name: 'blue/green rebuilds, dry runs, rollback',
+      name: 'resets, blue/green rebuilds, dry runs, rollback',
       sql: `
         -- A blue/green rebuild builds into read_models_next while the live tables keep serving;
         -- only while it switches (switching = true) do the live projectors step aside.
         ALTER TABLE projections.rebuilds DROP CONSTRAINT IF EXISTS rebuilds_mode_check;
         ALTER TABLE projections.rebuilds ADD CONSTRAINT rebuilds_mode_check
-          CHECK (mode IN ('rebuild', 'resume', 'blue-green', 'dry-run', 'rollback'));
+          CHECK (mode IN ('rebuild', 'resume', 'reset', 'blue-green', 'dry-run', 'rollback'));
         ALTER TABLE projections.rebuilds ADD COLUMN switching boolean NOT NULL DEFAULT false;
         -- A dry run's comparison with the live read model, per table.
         ALTER TABLE projections.rebuilds ADD COLUMN diff jsonb;

@@ -4,6 +4,7 @@ import {
   type EventStore,
   formatCheckpoint,
   type GlobalCheckpoint,
+  type ReadAllResult,
   START,
 } from '@touchline/event-store';
 import type { Pool, PoolClient } from 'pg';
@@ -35,9 +36,10 @@ export type RebuildStatus = 'running' | 'completed' | 'cancelled' | 'failed' | '
  * `rebuild`: empty the live tables and replay in place. `resume`: continue one. `blue-green`:
  * build beside the live tables and switch in one transaction. `dry-run`: build beside, compare
  * with the live tables, change nothing. `rollback`: switch back to the version the last
- * blue/green switch replaced.
+ * blue/green switch replaced. `reset`: empty the live tables and checkpoint, nothing more: the
+ * live projector replays from zero at its own pace.
  */
-export type RebuildMode = 'rebuild' | 'resume' | 'blue-green' | 'dry-run' | 'rollback';
+export type RebuildMode = 'rebuild' | 'resume' | 'reset' | 'blue-green' | 'dry-run' | 'rollback';
 
 export interface RebuildRecord {
   readonly id: string;
@@ -186,6 +188,15 @@ export class ProjectionRebuilder {
       }
     }
     return this.launch(projection, tables, mode, target, targetEvents, request.actorKeyId);
+  }
+
+  /**
+   * Empty the projection's tables and checkpoint in one transaction, with the live projectors
+   * stepped aside; they then replay from position zero by themselves.
+   */
+  async reset(projection: Projection, actorKeyId: string | null): Promise<RebuildProgress> {
+    const tables = this.tablesOrThrow(projection);
+    return this.launch(projection, tables, 'reset', START, 0, actorKeyId);
   }
 
   /**
@@ -452,6 +463,9 @@ export class ProjectionRebuilder {
         // What the replay deferred (profile recomputes) one plain apply completes.
         if (projection.applyCatchingUp && progress.applied > 0)
           await applyBatchWithCheckpoint(this.pool, projection, [], at);
+      } else if (mode === 'reset') {
+        await takeOver();
+        await this.empty(id, projection, tables);
       } else if (mode === 'rollback') {
         await this.markStarted(id);
         await takeOver();
@@ -508,12 +522,17 @@ export class ProjectionRebuilder {
     progress: { applied: number },
   ): Promise<GlobalCheckpoint> {
     let after = from;
+    const maxCount = projection.batchSize ?? this.batchSize;
+    // The next page is read while the current one is applied (same pages, same order).
+    let reading: Promise<ReadAllResult> | null = null;
     while (compareCheckpoints(after, target) < 0) {
       if (control.cancel) throw new RebuildCancelled();
-      const page = await this.store.readAll({
-        after,
-        maxCount: projection.batchSize ?? this.batchSize,
-      });
+      const page: ReadAllResult = await (reading ?? this.store.readAll({ after, maxCount }));
+      reading =
+        page.events.length === maxCount
+          ? this.store.readAll({ after: page.checkpoint, maxCount })
+          : null;
+      reading?.catch(() => undefined);
       const events = page.events.filter(
         (e) =>
           compareCheckpoints(

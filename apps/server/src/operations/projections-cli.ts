@@ -65,6 +65,7 @@ export const PROJECTIONS_HELP = `  projections list                            n
                                               empty and replay from zero, with a progress bar
   projections rebuild <name> --blue-green     build beside the live tables, then switch at once
   projections rebuild <name> --dry-run        build beside, report the differences, change nothing
+  projections reset <name>                    empty it; the live projector replays from zero
   projections rollback <name>                 back to the version the last switch replaced
   projections drop-previous <name>            drop the version kept for rollback
   projections cancel <name>                   stop the running rebuild after its batch`;
@@ -133,6 +134,18 @@ export async function projectionsCommand(
       const finished = await follow(started.rebuild.id, name!, route(), options, call);
       if (finished.status === 'failed') throw new ProjectionsCliError(describeRebuild(finished));
       return show(finished, () => describeRebuild(finished));
+    }
+    case 'reset': {
+      const started = (await call('POST', route('/reset'))) as { rebuild: RebuildView };
+      const finished = options.detach
+        ? started.rebuild
+        : await follow(started.rebuild.id, name!, route(), options, call);
+      if (finished.status === 'failed') throw new ProjectionsCliError(describeRebuild(finished));
+      return show(
+        finished,
+        () =>
+          `${describeRebuild(finished)}\nThe live projector now replays ${name} from position zero; follow it with: touchline projections show ${name}`,
+      );
     }
     case 'rollback': {
       const started = (await call('POST', route('/rollback'))) as { rebuild: RebuildView };

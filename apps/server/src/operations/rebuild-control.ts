@@ -19,7 +19,7 @@ export class RebuildControl implements ProjectorControl {
         `SELECT EXISTS (
            SELECT 1 FROM projections.rebuilds
             WHERE projection = $1 AND status = 'running'
-              AND (mode IN ('rebuild', 'resume') OR switching)
+              AND (mode IN ('rebuild', 'resume', 'reset') OR switching)
               AND heartbeat_at > now() - make_interval(secs => $2)) AS running`,
         [projection, REBUILD_HEARTBEAT_TIMEOUT_SECONDS],
       );
