@@ -19,6 +19,7 @@ import {
 import { createPool, isConnectionError, type CreatePoolOptions } from '@touchline/platform';
 import type { Pool, PoolClient } from 'pg';
 import { appendValidated, validateAppendOrThrow } from './append';
+import { type PageReader, readingAhead } from './read-ahead';
 import { isRetryableConflict, isUniqueViolation, toEventStoreError } from './pg-errors';
 import { ingestEventsSql } from './sql/ingest-events.sql';
 import { lockStreamsSql } from './sql/lock-streams.sql';
@@ -38,6 +39,11 @@ export interface PostgresEventStoreOptions {
   readonly pollIntervalMs?: number;
   /** Attempts for an ingest that collides with a concurrent one on an event id (default 5). */
   readonly maxIngestAttempts?: number;
+  /**
+   * Subscriptions read the next page while the subscriber applies a full one (default true):
+   * a projector catching up keeps PostgreSQL busy on both (read-ahead.ts).
+   */
+  readonly readAhead?: boolean;
 }
 
 /**
@@ -148,8 +154,9 @@ export class PostgresEventStore implements EventStore {
 
   subscribeToAll(options: SubscribeToAllOptions): Subscription {
     if (this.closed) throw new Error('The event store is closed');
+    const read: PageReader = (after, maxCount) => this.readAll({ after, maxCount });
     const subscription = new PollingSubscription(
-      (after, maxCount) => this.readAll({ after, maxCount }),
+      this.options.readAhead === false ? read : readingAhead(read),
       options,
       { idleMs: this.options.pollIntervalMs ?? 100, maxRetryMs: 5_000 },
     );

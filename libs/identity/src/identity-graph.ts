@@ -875,6 +875,14 @@ export function customerOf(state: IdentityGraph, identifier: Identifier | string
   return peek(state).customerOf(keyOf(identifier));
 }
 
+/**
+ * Whether the graph holds an observation with this event id (whatever its identifiers, blocked
+ * ones included): a graph built from stored observations answers "applied before?" without a query.
+ */
+export function hasObservation(state: IdentityGraph, eventId: string): boolean {
+  return peek(state).evidence.has(eventId);
+}
+
 function componentOf(core: GraphCore, customerId: string): Component | null {
   const root = core.byCustomer.get(customerId);
   return root === undefined ? null : core.component(root);

@@ -11,6 +11,7 @@ import {
   customerOf,
   evidenceOf,
   evolveIdentityGraph,
+  hasObservation,
   identifiersOf,
   identityGraphInputs,
   initialIdentityGraph,
@@ -158,6 +159,22 @@ describe('identity graph', () => {
     const { state, decisions } = given([observation('mail', 1, 'email', email)]);
     expect(customerOf(state, email)).toBe(customerIdFor(email));
     expect(decisions).toEqual([]);
+  });
+
+  it('knows which events it has observed, blocked-only ones included, also after a rebuild from its inputs', () => {
+    const { state } = given([
+      observation('seen', 1, 'page', id('anonymousId:a')),
+      observation('blocked-only', 2, 'identify', 'userId:null'),
+    ]);
+    expect(hasObservation(state, 'seen')).toBe(true);
+    expect(hasObservation(state, 'blocked-only')).toBe(true);
+    expect(hasObservation(state, 'never')).toBe(false);
+    const rebuilt = buildIdentityGraph(identityGraphInputs(state).observations, {
+      rules: DEFAULT_IDENTITY_RULES,
+      revocations: [],
+    });
+    expect(hasObservation(rebuilt, 'blocked-only')).toBe(true);
+    expect(hasObservation(rebuilt, 'never')).toBe(false);
   });
 
   it('given placeholder values, when they appear with real identifiers, then they never link anyone', () => {

@@ -29,6 +29,7 @@ export {
   customerOf,
   evidenceOf,
   evolveIdentityGraph,
+  hasObservation,
   identifiersOf,
   identityGraphInputs,
   identityGraphStats,

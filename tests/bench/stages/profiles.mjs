@@ -52,6 +52,7 @@ const STEPS = [
   ['profiles delete', /^DELETE FROM \S+customer_profiles/],
   ['profiles recompute', /^WITH members AS/],
   ['generation write', /^INSERT INTO \S+identity_generation/],
+  ['batch writes (one statement)', /^SELECT read_models\.apply_customer_profile_batch/],
 ];
 
 const stepOf = (sql) => {
@@ -81,7 +82,7 @@ export function profileSizes(mode) {
   };
 }
 
-async function migrate(url) {
+export async function migrate(url) {
   const { createPool, runMigrations } = benchRequire('@touchline/platform');
   const { eventStoreMigrations } = benchRequire('@touchline/event-store-postgres');
   const { serverMigrations } = serverDist('migrations/server.migrations.js');
@@ -190,7 +191,7 @@ async function storeMix(ctx, pool, target) {
 }
 
 /** The cheapest projection there is: one row per event, one unnest INSERT per batch. */
-function oneRowProjection() {
+export function oneRowProjection() {
   return {
     name: 'bench_one_row',
     version: 1,
@@ -221,7 +222,7 @@ function oneRowProjection() {
 }
 
 /** CustomerProfileProjection as the server builds it (default identity rules, an FX table). */
-function profileProjection() {
+export function profileProjection() {
   const { CustomerProfileProjection } = serverDist('profiles/customer-profile.projection.js');
   const { parseFxTable } = serverDist('value/domain/fx.js');
   const { compileRulesOrThrow, DEFAULT_IDENTITY_RULES } = benchRequire('@touchline/identity');
@@ -263,6 +264,7 @@ function instrument(projection, stats, progress) {
     name: projection.name,
     version: projection.version,
     tables: projection.tables,
+    batchSize: projection.batchSize,
     async apply(client, events) {
       const t = now();
       await projection.apply(timedClient(client), events);
@@ -301,7 +303,9 @@ async function projectorRun(label, projection, pool, total, postgresPids, option
     store,
     instrument(projection, stats, progress),
     pino({ level: 'silent' }),
-    { batchSize: BATCH_SIZE },
+    // The projection's own batch size when it names one (the profile projection does), as the
+    // server's projector uses it; else the projector's default of 1,000.
+    { batchSize: projection.batchSize ?? BATCH_SIZE },
   );
   const meter = new CpuMeter({ bench: () => [process.pid], postgres: postgresPids });
   const session = cpuProfileDir ? new Session() : null;
@@ -381,7 +385,7 @@ async function projectorRun(label, projection, pool, total, postgresPids, option
     storedEvents: total,
     stoppedByBudget,
     batches: stats.batches,
-    batchSize: BATCH_SIZE,
+    batchSize: projection.batchSize ?? BATCH_SIZE,
     seconds: round(ms / 1000, 2),
     perSecond: round(perSecond),
     applyOnlyPerSecond: round((stats.events * 1000) / stats.applyMs),
@@ -414,7 +418,9 @@ async function projectorRun(label, projection, pool, total, postgresPids, option
         `    ${name.padEnd(40)} ${String(s.usPerEvent).padStart(7)} µs/event  ${(100 * s.share).toFixed(1).padStart(5)}%  (${s.calls} calls)`,
       );
     log(
-      `    ${'JavaScript in apply()'.padEnd(40)} ${String(result.split.usPerEvent.applyJavaScript).padStart(7)} µs/event  ${((100 * javascriptMs) / stats.applyMs).toFixed(1).padStart(5)}%`,
+      // The profile projection sends a batch in chunks while it computes the next one, so its
+      // statements overlap its JavaScript: this is the JavaScript no statement overlapped.
+      `    ${'JavaScript in apply(), not overlapped'.padEnd(40)} ${String(result.split.usPerEvent.applyJavaScript).padStart(7)} µs/event  ${((100 * javascriptMs) / stats.applyMs).toFixed(1).padStart(5)}%`,
     );
   }
   return result;

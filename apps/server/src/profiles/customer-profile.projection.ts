@@ -6,6 +6,7 @@ import {
   type CompiledRules,
   customerOf,
   evolveIdentityGraph,
+  hasObservation,
   type IdentityDecision,
   type IdentityDecisionEvent,
   type IdentityGraph,
@@ -35,6 +36,7 @@ export const CUSTOMER_PROFILE_TABLES = [
   'identifier_facts',
   'customer_profiles',
   'customer_touchpoints',
+  'profile_recompute_pending',
 ] as const;
 
 /** Trait values with the event time and event id that wrote them (last writer wins). */
@@ -84,6 +86,37 @@ interface FactsDelta {
   revenue: Decimal;
 }
 
+/** A timeline row: a touchpoint under the identifier it is attributed to. */
+interface TouchpointRow {
+  eventId: string;
+  identifier: string;
+  occurredAt: Date;
+  channel: string;
+  type: string;
+  summary: string | null;
+}
+
+/** What one batch (or an admin's unmerge) writes, for writeBatch. */
+interface BatchWrites {
+  observations: readonly Observation[];
+  /** Identifier → its customer now; null when it has none any more. */
+  mapping: ReadonlyMap<string, string | null>;
+  decisions: readonly IdentityDecisionEvent[];
+  facts: readonly FactsDelta[];
+  touchpoints: readonly TouchpointRow[];
+  /** Whose profile to recompute (or, deferred, to record as pending). */
+  customers: readonly string[];
+  deferProfiles: boolean;
+  /** The generation the tables are at after this batch; null for a batch's chunk but the last. */
+  generation: bigint | null;
+}
+
+/**
+ * Events per chunk of a batch sent to PostgreSQL while the next is computed (applyBatch): small
+ * enough for the two to overlap well, big enough that a statement's fixed cost stays small.
+ */
+const PIPELINE_CHUNK = 1_000;
+
 interface LinkRow {
   linkId: string;
   eventId: string;
@@ -120,6 +153,13 @@ function linkRowOf(decision: IdentityDecision): LinkRow {
 const linkKey = (row: Pick<LinkRow, 'linkId' | 'eventId' | 'status'>) =>
   `${row.linkId}\u0000${row.eventId}\u0000${row.status}`;
 
+/**
+ * A text[] as PostgreSQL's array literal (`{"a","b"}`). Inside a JSON document PostgreSQL reads
+ * it three times faster than a JSON array converted to text[] (docs/benchmarks.md).
+ */
+const textArrayLiteral = (values: readonly string[]): string =>
+  `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+
 const kindOf = (canonical: string) => canonical.slice(0, canonical.indexOf(':'));
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -133,6 +173,11 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 function consentOf(event: RecordedEvent): [string, boolean][] {
   if (event.type === 'EmailUnsubscribed' || event.type === 'EmailMarkedAsSpam') {
     return [['email_marketing', false]];
+  }
+  // An explicit statement for one purpose (docs/security.md, "Consent").
+  if (event.type === 'ConsentChanged') {
+    const { purpose, granted } = event.data;
+    return typeof purpose === 'string' && typeof granted === 'boolean' ? [[purpose, granted]] : [];
   }
   const context = event.data['context'];
   const consent = isObject(context) ? context['consent'] : undefined;
@@ -160,6 +205,11 @@ export class CustomerProfileProjection implements Projection {
   readonly name = 'customer_profiles';
   readonly version = 1;
   readonly tables: readonly string[];
+  /**
+   * Bigger batches than the projector's default: the per-batch work (a customer touched several
+   * times in a batch is recomputed once, one round trip) amortizes (docs/benchmarks.md).
+   */
+  readonly batchSize = 5_000;
 
   private graph: IdentityGraph | null = null;
   /** The generation the in-memory graph matches; null while unknown (not loaded, or a failed batch). */
@@ -174,11 +224,45 @@ export class CustomerProfileProjection implements Projection {
     private readonly fx: FxTable,
     private readonly observationOptions: ObservationOptions = {},
     private readonly schema = 'read_models',
+    /** Events per pipelined chunk of a batch (tests use small ones to cover the chunking). */
+    private readonly pipelineChunk = PIPELINE_CHUNK,
   ) {
     this.tables = CUSTOMER_PROFILE_TABLES.map((table) => `${schema}.${table}`);
+    if (!Number.isSafeInteger(pipelineChunk) || pipelineChunk < 1) {
+      throw new RangeError(`pipelineChunk must be a positive whole number, not ${pipelineChunk}`);
+    }
+  }
+
+  /** The same projection over the same tables in another schema (a blue/green rebuild's). */
+  inSchema(schema: string): CustomerProfileProjection {
+    return new CustomerProfileProjection(
+      this.rules,
+      this.fx,
+      this.observationOptions,
+      schema,
+      this.pipelineChunk,
+    );
   }
 
   async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
+    await this.applyBatch(client, events, false);
+  }
+
+  /**
+   * A replay far behind the head (a rebuild, whose rows are not served meanwhile): the same
+   * writes as apply, except that the touched customers are only recorded in
+   * profile_recompute_pending. The next apply recomputes them all, so a replay ends with one
+   * apply (an empty batch will do) and then holds exactly the rows the live projector writes.
+   */
+  async applyCatchingUp(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
+    await this.applyBatch(client, events, true);
+  }
+
+  private async applyBatch(
+    client: PoolClient,
+    events: readonly RecordedEvent[],
+    deferProfiles: boolean,
+  ): Promise<void> {
     const generation = await this.lockGeneration(client);
     let graph =
       this.graph !== null && this.generation === generation ? this.graph : await this.load(client);
@@ -186,6 +270,57 @@ export class CustomerProfileProjection implements Projection {
     this.graph = null;
     this.generation = null;
 
+    // The batch goes to PostgreSQL in chunks, each chunk's writes sent as soon as its JavaScript
+    // is done: PostgreSQL writes one chunk while the graph works through the next (the pg client
+    // runs them in order on this transaction's connection). Profiles are recomputed once, with
+    // the last chunk, for every customer any chunk touched.
+    const touched = new Set<string>();
+    const writes: Promise<void>[] = [];
+    let computing: { error: unknown } | null = null;
+    try {
+      for (let start = 0; start === 0 || start < events.length; start += this.pipelineChunk) {
+        const last = start + this.pipelineChunk >= events.length;
+        const chunk = this.chunkWrites(graph, events, start, start + this.pipelineChunk);
+        graph = chunk.graph;
+        for (const customerId of chunk.customers) touched.add(customerId);
+        const parameters = this.batchParameters({
+          ...chunk.writes,
+          customers: last ? [...touched].sort() : [],
+          deferProfiles,
+          generation: last ? generation + 1n : null,
+        });
+        // One statement at a time on the connection: each chunk's after the one before.
+        const previous = writes[writes.length - 1] ?? Promise.resolve();
+        const write = previous.then(() => this.writeBatch(client, parameters));
+        // Awaited below, all of them; never an unhandled rejection meanwhile.
+        write.catch(() => undefined);
+        writes.push(write);
+        // Let the pg client send the chunk (and take in the one before) before the next.
+        if (!last) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } catch (error) {
+      computing = { error };
+    }
+    // Every chunk sent is settled before the caller rolls back or commits.
+    const outcomes = await Promise.allSettled(writes);
+    if (computing !== null) throw computing.error;
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    this.graph = graph;
+    this.generation = generation + 1n;
+  }
+
+  /** The graph steps and rows of events[from, to): the JavaScript half of a chunk. */
+  private chunkWrites(
+    graph: IdentityGraph,
+    events: readonly RecordedEvent[],
+    from: number,
+    to: number,
+  ): {
+    graph: IdentityGraph;
+    customers: string[];
+    writes: Omit<BatchWrites, 'customers' | 'deferProfiles' | 'generation'>;
+  } {
     const observations: Observation[] = [];
     const decisions: IdentityDecisionEvent[] = [];
     const mapping = new Map<string, string | null>();
@@ -193,24 +328,31 @@ export class CustomerProfileProjection implements Projection {
     const previous = new Set<string>();
     const anchors = new Set<string>();
     const facts = new Map<string, FactsDelta>();
-    const touchpoints: {
-      eventId: string;
-      identifier: string;
-      occurredAt: Date;
-      channel: string;
-      type: string;
-      summary: string | null;
-    }[] = [];
+    const touchpoints: TouchpointRow[] = [];
 
-    for (const event of await this.unseen(client, events)) {
+    for (let i = from; i < to && i < events.length; i += 1) {
+      const event = events[i] as RecordedEvent;
       const occurredAt = event.metadata['occurredAt'];
       if (typeof occurredAt !== 'string') continue;
-      const observation = observationFromEvent({ ...event, occurredAt }, this.observationOptions);
+      // Applied before (a replay of a range, a redelivery, or twice in this batch)? Every event
+      // with identifiers leaves an observation, and the graph holds exactly the stored ones
+      // (same generation, or just loaded): facts are sums, so a repeat must not count twice.
+      if (hasObservation(graph, event.eventId)) continue;
+      const observation = observationFromEvent(
+        {
+          eventId: event.eventId,
+          type: event.type,
+          occurredAt,
+          streamId: event.streamId,
+          data: event.data,
+        },
+        this.observationOptions,
+      );
       if (observation === null) continue;
       observations.push(observation);
       const step = evolveIdentityGraph(graph, observation);
       graph = step.state;
-      decisions.push(...step.decisions);
+      for (const decision of step.decisions) decisions.push(decision);
       for (const change of step.changes) {
         mapping.set(canonicalIdentifier(change.identifier), change.to);
         if (change.from !== null) previous.add(change.from);
@@ -222,19 +364,11 @@ export class CustomerProfileProjection implements Projection {
       anchors.add(anchor);
       this.addFacts(facts, anchor, event, observation.occurredAt, touchpoints);
     }
-
-    await this.writeObservations(client, observations);
-    await this.writeMapping(client, mapping);
-    await this.writeLinks(client, decisions);
-    await this.writeFacts(client, [...facts.values()]);
-    await this.writeTouchpoints(client, touchpoints);
-    await this.recomputeProfiles(
-      client,
-      this.touchedCustomers(graph, mapping, previous, decisions, anchors),
-    );
-    await this.storeGeneration(client, generation + 1n);
-    this.graph = graph;
-    this.generation = generation + 1n;
+    return {
+      graph,
+      customers: this.touchedCustomers(graph, mapping, previous, decisions, anchors),
+      writes: { observations, mapping, decisions, facts: [...facts.values()], touchpoints },
+    };
   }
 
   /**
@@ -280,8 +414,6 @@ export class CustomerProfileProjection implements Projection {
       mapping.set(identifier, change.to);
       moved.push({ identifier, from: change.from, to: change.to });
     }
-    await this.writeMapping(client, mapping);
-    await this.writeLinks(client, step.decisions);
     const previous = new Set(
       moved.flatMap((change) => (change.from === null ? [] : [change.from])),
     );
@@ -292,8 +424,19 @@ export class CustomerProfileProjection implements Projection {
       step.decisions,
       new Set(),
     );
-    await this.recomputeProfiles(client, recomputed);
-    await this.storeGeneration(client, generation + 1n);
+    await this.writeBatch(
+      client,
+      this.batchParameters({
+        observations: [],
+        mapping,
+        decisions: step.decisions,
+        facts: [],
+        touchpoints: [],
+        customers: recomputed,
+        deferProfiles: false,
+        generation: generation + 1n,
+      }),
+    );
     // Whatever graph this instance held is behind the tables now.
     this.graph = null;
     this.generation = null;
@@ -305,33 +448,6 @@ export class CustomerProfileProjection implements Projection {
       `SELECT generation FROM ${this.schema}.identity_generation FOR UPDATE`,
     );
     return BigInt(stored.rows[0]?.generation ?? '0');
-  }
-
-  private async storeGeneration(client: PoolClient, generation: bigint): Promise<void> {
-    await client.query(
-      `INSERT INTO ${this.schema}.identity_generation (singleton, generation) VALUES (true, $1)
-       ON CONFLICT (singleton) DO UPDATE SET generation = excluded.generation`,
-      [generation.toString()],
-    );
-  }
-
-  /**
-   * Events this projection has not applied yet. The store hands each event over once, but a
-   * replay of a range or an import through another path may repeat one: facts are sums, so a
-   * repeat must not count twice. Every event that carries identifiers leaves an observation row.
-   */
-  private async unseen(
-    client: PoolClient,
-    events: readonly RecordedEvent[],
-  ): Promise<RecordedEvent[]> {
-    const unique = new Map<string, RecordedEvent>();
-    for (const event of events) if (!unique.has(event.eventId)) unique.set(event.eventId, event);
-    const seen = await client.query<{ event_id: string }>(
-      `SELECT event_id FROM ${this.schema}.identity_observations WHERE event_id = ANY($1::text[])`,
-      [[...unique.keys()]],
-    );
-    for (const row of seen.rows) unique.delete(row.event_id);
-    return [...unique.values()];
   }
 
   /**
@@ -388,14 +504,7 @@ export class CustomerProfileProjection implements Projection {
     identifier: string,
     event: RecordedEvent,
     occurredAt: Date,
-    touchpoints: {
-      eventId: string;
-      identifier: string;
-      occurredAt: Date;
-      channel: string;
-      type: string;
-      summary: string | null;
-    }[],
+    touchpoints: TouchpointRow[],
   ): void {
     let delta = facts.get(identifier);
     if (delta === undefined) {
@@ -491,229 +600,106 @@ export class CustomerProfileProjection implements Projection {
     }
   }
 
-  private async writeObservations(client: PoolClient, observations: Observation[]): Promise<void> {
-    if (observations.length === 0) return;
+  /**
+   * Every write of one chunk in one statement: read_models.apply_customer_profile_batch
+   * (profiles.migrations.ts, version 4) takes one JSON document per table, so a chunk costs one
+   * round trip and no escaped arrays; its statements run in order, the profile recompute last.
+   */
+  private async writeBatch(client: PoolClient, parameters: unknown[]): Promise<void> {
     await client.query(
-      `INSERT INTO ${this.schema}.identity_observations (event_id, occurred_at, source, identifiers)
-       SELECT event_id, occurred_at, source, ARRAY(SELECT jsonb_array_elements_text(ids::jsonb))
-         FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) AS o(event_id, occurred_at, source, ids)
-       ON CONFLICT (event_id) DO NOTHING`,
-      [
-        observations.map((o) => o.eventId),
-        observations.map((o) => o.occurredAt),
-        observations.map((o) => o.source),
-        observations.map((o) => JSON.stringify(o.identifiers.map(canonicalIdentifier))),
-      ],
+      `SELECT read_models.apply_customer_profile_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      parameters,
     );
   }
 
-  private async writeMapping(
-    client: PoolClient,
-    mapping: Map<string, string | null>,
-  ): Promise<void> {
-    const gone = [...mapping].filter(([, to]) => to === null).map(([identifier]) => identifier);
-    const moved = [...mapping].filter((entry): entry is [string, string] => entry[1] !== null);
-    if (gone.length > 0) {
-      await client.query(
-        `DELETE FROM ${this.schema}.customer_identifiers WHERE identifier = ANY($1::text[])`,
-        [gone],
-      );
+  /** writeBatch's parameters: the schema, one JSON document per table, and the batch's facts. */
+  private batchParameters(batch: BatchWrites): unknown[] {
+    const gone: string[] = [];
+    const moved: { identifier: string; kind: string; customer_id: string }[] = [];
+    for (const [identifier, to] of batch.mapping) {
+      if (to === null) gone.push(identifier);
+      else moved.push({ identifier, kind: kindOf(identifier), customer_id: to });
     }
-    if (moved.length === 0) return;
-    await client.query(
-      `INSERT INTO ${this.schema}.customer_identifiers (identifier, kind, customer_id)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-       ON CONFLICT (identifier) DO UPDATE SET customer_id = excluded.customer_id`,
-      [moved.map(([id]) => id), moved.map(([id]) => kindOf(id)), moved.map(([, to]) => to)],
-    );
-  }
-
-  /** Decisions in order; a withdrawn one removes its row. What is left is the graph's. */
-  private async writeLinks(
-    client: PoolClient,
-    decisions: readonly IdentityDecisionEvent[],
-  ): Promise<void> {
-    if (decisions.length === 0) return;
-    const rows = new Map<string, LinkRow | null>();
-    for (const decision of decisions) {
+    // Decisions in order; a withdrawn one removes its row. What is left is the graph's.
+    const links = new Map<string, LinkRow | null>();
+    for (const decision of batch.decisions) {
       if (decision.type === 'DecisionWithdrawn')
-        rows.set(linkKey(linkRowOf(decision.decision)), null);
+        links.set(linkKey(linkRowOf(decision.decision)), null);
       else {
         const row = linkRowOf(decision);
-        rows.set(linkKey(row), row);
+        links.set(linkKey(row), row);
       }
     }
-    const all = [...rows.entries()];
-    const withdrawn = all.filter(([, row]) => row === null).map(([key]) => key.split('\u0000'));
-    if (withdrawn.length > 0) {
-      await client.query(
-        `DELETE FROM ${this.schema}.identity_links l USING unnest($1::text[], $2::text[], $3::text[]) AS w(link_id, event_id, status)
-          WHERE l.link_id = w.link_id AND l.event_id = w.event_id AND l.status = w.status`,
-        [withdrawn.map((k) => k[0]), withdrawn.map((k) => k[1]), withdrawn.map((k) => k[2])],
-      );
+    const withdrawn: { link_id: string; event_id: string; status: string }[] = [];
+    const kept: LinkRow[] = [];
+    for (const [key, row] of links) {
+      if (row !== null) kept.push(row);
+      else {
+        const [linkId, eventId, status] = key.split('\u0000');
+        withdrawn.push({ link_id: linkId ?? '', event_id: eventId ?? '', status: status ?? '' });
+      }
     }
-    const kept = all.map(([, row]) => row).filter((row): row is LinkRow => row !== null);
-    if (kept.length === 0) return;
-    await client.query(
-      `INSERT INTO ${this.schema}.identity_links (link_id, event_id, status, identifier_a, identifier_b, occurred_at,
-                                        source, evidence_identifiers, reason_code, reason)
-       SELECT link_id, event_id, status, a, b, occurred_at, source,
-              ARRAY(SELECT jsonb_array_elements_text(ids::jsonb)), reason_code, reason
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-                     $8::text[], $9::text[], $10::text[])
-           AS r(link_id, event_id, status, a, b, occurred_at, source, ids, reason_code, reason)
-       ON CONFLICT (link_id, event_id, status) DO UPDATE SET
-         identifier_a = excluded.identifier_a, identifier_b = excluded.identifier_b,
-         reason_code = excluded.reason_code, reason = excluded.reason`,
-      [
-        kept.map((r) => r.linkId),
-        kept.map((r) => r.eventId),
-        kept.map((r) => r.status),
-        kept.map((r) => r.a),
-        kept.map((r) => r.b),
-        kept.map((r) => r.occurredAt),
-        kept.map((r) => r.source),
-        kept.map((r) => JSON.stringify(r.evidenceIdentifiers)),
-        kept.map((r) => r.reasonCode),
-        kept.map((r) => r.reason),
-      ],
-    );
-  }
-
-  private async writeFacts(client: PoolClient, deltas: FactsDelta[]): Promise<void> {
-    if (deltas.length === 0) return;
-    const newer = `excluded.last_contact_at IS NOT NULL AND (f.last_contact_at IS NULL
-      OR (excluded.last_contact_at, excluded.last_contact_event_id) > (f.last_contact_at, f.last_contact_event_id))`;
-    const pick = (column: string) =>
-      `${column} = CASE WHEN ${newer} THEN excluded.${column} ELSE f.${column} END`;
-    await client.query(
-      `INSERT INTO ${this.schema}.identifier_facts AS f
-         (identifier, web_events, email_events, phone_events, other_events, first_seen_at, last_seen_at,
-          last_contact_at, last_contact_event_id, last_contact_channel, last_contact_type, last_contact_summary,
-          traits, orders, net_revenue, consent)
-       SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::timestamptz[],
-                            $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[],
-                            $13::jsonb[], $14::int[], $15::numeric[], $16::jsonb[])
-       ON CONFLICT (identifier) DO UPDATE SET
-         web_events = f.web_events + excluded.web_events,
-         email_events = f.email_events + excluded.email_events,
-         phone_events = f.phone_events + excluded.phone_events,
-         other_events = f.other_events + excluded.other_events,
-         first_seen_at = LEAST(f.first_seen_at, excluded.first_seen_at),
-         last_seen_at = GREATEST(f.last_seen_at, excluded.last_seen_at),
-         ${pick('last_contact_event_id')}, ${pick('last_contact_channel')}, ${pick('last_contact_type')},
-         ${pick('last_contact_summary')}, ${pick('last_contact_at')},
-         traits = read_models.merge_traits(f.traits, excluded.traits),
-         orders = f.orders + excluded.orders,
-         net_revenue = f.net_revenue + excluded.net_revenue,
-         consent = read_models.merge_traits(f.consent, excluded.consent)`,
-      [
-        deltas.map((d) => d.identifier),
-        deltas.map((d) => d.events.web),
-        deltas.map((d) => d.events.email),
-        deltas.map((d) => d.events.phone),
-        deltas.map((d) => d.events.other),
-        deltas.map((d) => d.firstSeenAt),
-        deltas.map((d) => d.lastSeenAt),
-        deltas.map((d) => d.lastContact?.at ?? null),
-        deltas.map((d) => d.lastContact?.eventId ?? null),
-        deltas.map((d) => d.lastContact?.channel ?? null),
-        deltas.map((d) => d.lastContact?.type ?? null),
-        deltas.map((d) => d.lastContact?.summary ?? null),
-        deltas.map((d) => JSON.stringify(d.traits)),
-        deltas.map((d) => d.orders),
-        deltas.map((d) => formatDecimal(d.revenue)),
-        deltas.map((d) => JSON.stringify(d.consent)),
-      ],
-    );
-  }
-
-  private async writeTouchpoints(
-    client: PoolClient,
-    rows: {
-      eventId: string;
-      identifier: string;
-      occurredAt: Date;
-      channel: string;
-      type: string;
-      summary: string | null;
-    }[],
-  ): Promise<void> {
-    if (rows.length === 0) return;
-    await client.query(
-      `INSERT INTO ${this.schema}.customer_touchpoints (event_id, identifier, occurred_at, channel, type, summary)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
-       ON CONFLICT (event_id) DO NOTHING`,
-      [
-        rows.map((r) => r.eventId),
-        rows.map((r) => r.identifier),
-        rows.map((r) => r.occurredAt),
-        rows.map((r) => r.channel),
-        rows.map((r) => r.type),
-        rows.map((r) => r.summary),
-      ],
-    );
-  }
-
-  /** Profiles are derived rows: replace the touched ones with what identifiers and facts say. */
-  private async recomputeProfiles(client: PoolClient, customerIds: string[]): Promise<void> {
-    if (customerIds.length === 0) return;
-    await client.query(
-      `DELETE FROM ${this.schema}.customer_profiles WHERE customer_id = ANY($1::text[])`,
-      [customerIds],
-    );
-    await client.query(
-      `WITH members AS (
-         SELECT ci.customer_id, ci.identifier, f.web_events, f.email_events, f.phone_events, f.other_events,
-                f.first_seen_at, f.last_seen_at, f.last_contact_at, f.last_contact_event_id,
-                f.last_contact_channel, f.last_contact_type, f.last_contact_summary,
-                coalesce(f.traits, '{}'::jsonb) AS traits, coalesce(f.consent, '{}'::jsonb) AS consent,
-                f.orders, f.net_revenue
-           FROM ${this.schema}.customer_identifiers ci
-           LEFT JOIN ${this.schema}.identifier_facts f ON f.identifier = ci.identifier
-          WHERE ci.customer_id = ANY($1::text[])
-       ), totals AS (
-         SELECT customer_id, array_agg(identifier ORDER BY identifier) AS identifiers,
-                coalesce(sum(web_events), 0)::int AS web_events,
-                coalesce(sum(email_events), 0)::int AS email_events,
-                coalesce(sum(phone_events), 0)::int AS phone_events,
-                coalesce(sum(other_events), 0)::int AS other_events,
-                min(first_seen_at) AS first_seen_at, max(last_seen_at) AS last_seen_at,
-                coalesce(sum(orders), 0)::int AS orders, coalesce(sum(net_revenue), 0) AS net_revenue
-           FROM members
-          GROUP BY customer_id
-       ), last_contact AS (
-         SELECT DISTINCT ON (customer_id) customer_id, last_contact_at, last_contact_channel,
-                last_contact_type, last_contact_summary
-           FROM members WHERE last_contact_at IS NOT NULL
-          ORDER BY customer_id, last_contact_at DESC, last_contact_event_id DESC
-       ), traits AS (
-         SELECT customer_id, jsonb_object_agg(key, value -> 'value') AS traits
-           FROM (SELECT DISTINCT ON (m.customer_id, t.key) m.customer_id, t.key, t.value
-                   FROM members m, jsonb_each(m.traits) t
-                  ORDER BY m.customer_id, t.key, t.value ->> 'at' DESC, t.value ->> 'eventId' DESC) w
-          GROUP BY customer_id
-       ), consent AS (
-         SELECT customer_id, jsonb_object_agg(key, value - 'eventId') AS consent
-           FROM (SELECT DISTINCT ON (m.customer_id, c.key) m.customer_id, c.key, c.value
-                   FROM members m, jsonb_each(m.consent) c
-                  ORDER BY m.customer_id, c.key, c.value ->> 'at' DESC, c.value ->> 'eventId' DESC) w
-          GROUP BY customer_id
-       )
-       INSERT INTO ${this.schema}.customer_profiles
-         (customer_id, identifiers, traits, first_seen_at, last_seen_at, web_events, email_events, phone_events,
-          other_events, total_events, last_contact_at, last_contact_channel, last_contact_type,
-          last_contact_summary, orders, net_revenue, currency, consent)
-       SELECT t.customer_id, t.identifiers, coalesce(tr.traits, '{}'::jsonb), t.first_seen_at, t.last_seen_at,
-              t.web_events, t.email_events, t.phone_events, t.other_events,
-              t.web_events + t.email_events + t.phone_events + t.other_events,
-              lc.last_contact_at, lc.last_contact_channel, lc.last_contact_type, lc.last_contact_summary,
-              t.orders, t.net_revenue, $2, coalesce(co.consent, '{}'::jsonb)
-         FROM totals t
-         LEFT JOIN last_contact lc USING (customer_id)
-         LEFT JOIN traits tr USING (customer_id)
-         LEFT JOIN consent co USING (customer_id)`,
-      [customerIds, this.fx.base],
-    );
+    return [
+      this.schema,
+      JSON.stringify(
+        batch.observations.map((o) => ({
+          event_id: o.eventId,
+          occurred_at: o.occurredAt.toISOString(),
+          source: o.source,
+          identifiers: textArrayLiteral(o.identifiers.map(canonicalIdentifier)),
+        })),
+      ),
+      JSON.stringify(gone),
+      JSON.stringify(moved),
+      JSON.stringify(withdrawn),
+      JSON.stringify(
+        kept.map((r) => ({
+          link_id: r.linkId,
+          event_id: r.eventId,
+          status: r.status,
+          a: r.a,
+          b: r.b,
+          occurred_at: r.occurredAt.toISOString(),
+          source: r.source,
+          evidence_identifiers: textArrayLiteral(r.evidenceIdentifiers),
+          reason_code: r.reasonCode,
+          reason: r.reason,
+        })),
+      ),
+      JSON.stringify(
+        batch.facts.map((d) => ({
+          identifier: d.identifier,
+          web: d.events.web,
+          email: d.events.email,
+          phone: d.events.phone,
+          other: d.events.other,
+          first_seen_at: d.firstSeenAt?.toISOString() ?? null,
+          last_seen_at: d.lastSeenAt?.toISOString() ?? null,
+          contact_at: d.lastContact?.at.toISOString() ?? null,
+          contact_event_id: d.lastContact?.eventId ?? null,
+          contact_channel: d.lastContact?.channel ?? null,
+          contact_type: d.lastContact?.type ?? null,
+          contact_summary: d.lastContact?.summary ?? null,
+          traits: d.traits,
+          orders: d.orders,
+          revenue: formatDecimal(d.revenue),
+          consent: d.consent,
+        })),
+      ),
+      JSON.stringify(
+        batch.touchpoints.map((t) => ({
+          event_id: t.eventId,
+          identifier: t.identifier,
+          occurred_at: t.occurredAt.toISOString(),
+          channel: t.channel,
+          type: t.type,
+          summary: t.summary,
+        })),
+      ),
+      JSON.stringify(batch.customers),
+      this.fx.base,
+      batch.deferProfiles,
+      batch.generation?.toString() ?? null,
+    ];
   }
 }

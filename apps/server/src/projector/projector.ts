@@ -238,6 +238,10 @@ export class Projector {
         }
         this.state = 'running';
         this.checkpoint = await loadProjectorCheckpoint(this.pool, this.projection);
+        // A rebuild that was cancelled or died may have left deferred work (profile recomputes):
+        // one apply of no events completes it before anything new is applied.
+        if (this.projection.applyCatchingUp && this.checkpoint !== START)
+          await applyBatchWithCheckpoint(this.pool, this.projection, [], this.checkpoint);
         this.lastErrorCode = null;
         this.logger.info(
           { projection: this.projection.name, checkpoint: formatCheckpoint(this.checkpoint) },
