@@ -28,6 +28,7 @@ const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set([
   'POST /v1/batch',
   'POST /v1/calls',
   'POST /v1/contacts',
+  'POST /v1/consent',
   // Provider webhooks: the provider's signature or credentials.
   'POST /v1/webhooks/sendgrid/{sourceId}',
   'POST /v1/webhooks/mailgun/{sourceId}',
@@ -55,6 +56,7 @@ const WRITE_KEY_OPERATIONS = [
   '/v1/batch',
   '/v1/calls',
   '/v1/contacts',
+  '/v1/consent',
 ];
 
 /**

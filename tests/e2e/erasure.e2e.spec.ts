@@ -126,6 +126,28 @@ describeFullMode('customer erasure (crypto-shredding), PostgreSQL + Kafka', () =
     expect(await response.json()).toMatchObject({ accepted: 3, rejected: 0 });
   };
 
+  /** A call the collector refuses (no event name), carrying the person's email: a dead letter. */
+  const sendRejected = async (p: Person) => {
+    const response = await fetch(`${server.url}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: basicAuth(writeKey) },
+      body: JSON.stringify({
+        batch: [{ type: 'track', userId: p.userId, properties: { contact: p.email } }],
+      }),
+    });
+    // Nothing accepted: a 400 naming the problem; the call is kept as a dead letter all the same.
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(await response.json())).toContain('"rejected":1');
+  };
+
+  /** Every dead letter as text: its row, and its raw input decoded as the sender wrote it. */
+  const deadLetterText = async () => {
+    const { rows } = await sql.query<{ row: string }>(
+      `SELECT d::text || convert_from(d.raw_payload, 'UTF8') AS row FROM ingest.dead_letters d`,
+    );
+    return rows.map((r) => r.row).join('\n');
+  };
+
   /** The customer id once the profile shows every event (3) under one customer. */
   const customerIdOf = (p: Person) =>
     eventually(async () => {
@@ -262,6 +284,8 @@ describeFullMode('customer erasure (crypto-shredding), PostgreSQL + Kafka', () =
     await sql.connect();
     await send(ada);
     await send(grace);
+    await sendRejected(ada);
+    await sendRejected(grace);
     customerIds.ada = await customerIdOf(ada);
     customerIds.grace = await customerIdOf(grace);
   });
@@ -316,6 +340,12 @@ describeFullMode('customer erasure (crypto-shredding), PostgreSQL + Kafka', () =
         expect(message.bytes).not.toContain(secret);
       }
     }
+    // Both rejected calls are stored as dead letters, raw, with the email in the clear.
+    await eventually(async () => {
+      const text = await deadLetterText();
+      return text.includes(ada.email) && text.includes(grace.email) ? true : undefined;
+    }, 60_000);
+
     const keyBefore = await keyOf(adaBefore[0]!.key);
     expect(keyBefore).not.toBeNull();
     expect(JSON.stringify(openAll(adaBefore[0]!, keyBefore))).toContain(ada.userId);
@@ -329,6 +359,7 @@ describeFullMode('customer erasure (crypto-shredding), PostgreSQL + Kafka', () =
     expect(outcome).toMatchObject({ customerId: customerIds.ada, status: 'erased' });
     expect(outcome['keysDestroyed']).toBeGreaterThanOrEqual(2);
     expect(outcome['readModelRows']).toBeGreaterThan(0);
+    expect(outcome['deadLetters']).toBe(1);
     expect(JSON.stringify(outcome)).not.toContain(ada.email);
 
     // (a) The event store and the key table: nothing of Ada, in the clear or openable.
@@ -370,6 +401,16 @@ describeFullMode('customer erasure (crypto-shredding), PostgreSQL + Kafka', () =
       await Promise.all(graceMessages.map(async (m) => openAll(m, await keyOf(m.key)))),
     );
     expect(graceOpened).toContain(grace.userId);
+
+    // Dead letters: Ada's is gone (not even as text anywhere in the table); Grace's stays.
+    const deadLetters = await deadLetterText();
+    for (const secret of secretsOf(ada)) expect(deadLetters).not.toContain(secret);
+    expect(deadLetters).toContain(grace.email);
+    const erasureRow = await sql.query<{ dead_letters: number }>(
+      'SELECT dead_letters FROM privacy.erasures WHERE customer_id = $1',
+      [customerIds.ada],
+    );
+    expect(erasureRow.rows).toEqual([{ dead_letters: 1 }]);
 
     // (c) Every read model: no row names Ada; Grace's profile is what it was.
     expect(tablesMentioning(await readModelText(), secretsOf(ada))).toEqual([]);

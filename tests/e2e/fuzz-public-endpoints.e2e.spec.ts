@@ -185,8 +185,17 @@ describe('fuzzing the public endpoints', () => {
     const response = await send('/v1/batch', big);
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
-    const huge = await send('/v1/batch', 'x'.repeat(3 * 1024 * 1024));
-    expect(huge.status).toBe(413);
+    // Far over the limit, the server answers 413 without reading the rest and closes the
+    // connection; a client still writing may see that as a broken pipe instead of the answer.
+    // Either way the body was refused, and the server goes on serving.
+    const huge = await send('/v1/batch', 'x'.repeat(3 * 1024 * 1024)).catch((error: unknown) => {
+      const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (code === 'EPIPE' || code === 'ECONNRESET') return null;
+      throw error;
+    });
+    if (huge !== null) expect(huge.status).toBe(413);
+    const after = await send('/v1/batch', JSON.stringify({ batch: [valid()] }));
+    expect(after.status).toBe(200);
   });
 });
 

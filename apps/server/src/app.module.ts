@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { AdminModule } from './admin/admin.module';
 import { PrivacyModule } from './privacy/privacy.module';
 import { ConsentModule } from './privacy/consent/consent.module';
+import { ConsentApiModule } from './privacy/consent/consent-api.controller';
 import { IdentityAdminModule } from './profiles/identity-admin.module';
 import { ApiKeyStore } from './auth/api-keys';
 import { CollectorModule } from './collector/collector.module';
@@ -41,7 +42,8 @@ export class AppModule {
   static forRuntime(runtime: Runtime, logger: Logger): DynamicModule {
     const roles = runtime.config.roles;
     const roleModules: Type[] = [];
-    if (roles.has('collector')) roleModules.push(CollectorModule, TouchpointsModule, TrackerModule);
+    if (roles.has('collector'))
+      roleModules.push(CollectorModule, TouchpointsModule, TrackerModule, ConsentApiModule);
     if (roles.has('recorder')) roleModules.push(RecorderModule);
     if (roles.has('projector')) roleModules.push(ProjectorModule);
     if (roles.has('query')) roleModules.push(QueryModule);

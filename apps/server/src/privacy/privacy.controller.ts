@@ -40,7 +40,7 @@ export class PrivacyController {
   @ApiOperation({
     summary: 'Erase a customer (right to be forgotten)',
     description:
-      "Destroys the data keys of every identifier of the customer (their personal data in the event store and in republished topics can never be opened again), deletes the customer's rows from every read model and appends an erasure event without personal data. Effective in every process within the key cache time (30 s). A second erasure of the same customer changes nothing and says so (status already-erased).",
+      "Destroys the data keys of every identifier of the customer (their personal data in the event store and in republished topics can never be opened again), deletes the customer's rows from every read model and the dead letters naming one of its identifiers, and appends an erasure event without personal data. Effective in every process within the key cache time (30 s). A second erasure of the same customer changes nothing and says so (status already-erased).",
   })
   @ApiParam({
     name: 'id',
@@ -79,6 +79,7 @@ export class PrivacyController {
         subjects: outcome.subjects,
         keysDestroyed: outcome.keysDestroyed,
         readModelRows: outcome.readModelRows,
+        deadLetters: outcome.deadLetters,
       },
     });
     return outcome;

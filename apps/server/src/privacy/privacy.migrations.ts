@@ -43,5 +43,13 @@ export const privacyMigrationSet: MigrationSet = {
         CREATE INDEX erasures_subjects ON privacy.erasures USING gin (subjects);
       `,
     },
+    {
+      version: 3,
+      name: 'erasure dead-letter count',
+      sql: `
+        -- Dead letters (raw rejected input) an erasure deleted because they named the customer.
+        ALTER TABLE privacy.erasures ADD COLUMN dead_letters integer NOT NULL DEFAULT 0;
+      `,
+    },
   ],
 };

@@ -26,6 +26,7 @@ import type { FxTable } from '../value/domain/fx';
 import { add, type Decimal, formatDecimal, parseDecimal, subtract } from '../value/domain/decimal';
 import { valueFactOf } from '../value/domain/value-facts';
 import { touchpointSummaryOf } from './touchpoint-summary';
+import { isSmsOptOut } from '../privacy/consent/consent-statement';
 
 /** The tables the projection owns, by name; the schema they live in is the instance's. */
 export const CUSTOMER_PROFILE_TABLES = [
@@ -179,6 +180,10 @@ function consentOf(event: RecordedEvent): [string, boolean][] {
     const { purpose, granted } = event.data;
     return typeof purpose === 'string' && typeof granted === 'boolean' ? [[purpose, granted]] : [];
   }
+  // An SMS that says only STOP (or another opt-out keyword) withdraws phone marketing.
+  if (event.type === 'SmsReceived') {
+    return isSmsOptOut(event.data['body']) ? [['phone_marketing', false]] : [];
+  }
   const context = event.data['context'];
   const consent = isObject(context) ? context['consent'] : undefined;
   const preferences = isObject(consent) ? consent['categoryPreferences'] : undefined;
@@ -203,7 +208,11 @@ function consentOf(event: RecordedEvent): [string, boolean][] {
  */
 export class CustomerProfileProjection implements Projection {
   readonly name = 'customer_profiles';
-  readonly version = 1;
+  /**
+   * 2: consent also from ConsentChanged and SMS opt-outs. A deployment whose rows version 1 built
+   * rebuilds them blue/green by itself on start (docs/operations.md, "Versions").
+   */
+  readonly version = 2;
   readonly tables: readonly string[];
   /**
    * Bigger batches than the projector's default: the per-batch work (a customer touched several

@@ -8,14 +8,14 @@ import {
 import type { PoolClient } from 'pg';
 import type { Projection } from '../../projector/projection';
 import { identityRulesFromEnv } from '../../profiles/identity-rules-config';
-import { type ConsentPurpose, purposeOfSegmentCategory } from './consent-statement';
+import { type ConsentPurpose, isSmsOptOut, purposeOfSegmentCategory } from './consent-statement';
 
 /** One purpose of one consent statement. */
 export interface ConsentStatement {
   readonly eventId: string;
   readonly purpose: ConsentPurpose;
   readonly granted: boolean;
-  /** web-banner, email-link, ... (ConsentChanged); segment-consent; email-unsubscribe; email-spam-complaint. */
+  /** web-banner, email-link, ... (ConsentChanged); segment-consent; email-unsubscribe; email-spam-complaint; sms-stop. */
   readonly source: string;
   /** The Segment category as sent, for segment-consent statements. */
   readonly category: string | null;
@@ -51,6 +51,11 @@ export function consentStatementsOf(event: {
   }
   if (event.type === 'EmailUnsubscribed')
     return [{ ...base, purpose: 'email_marketing', granted: false, source: 'email-unsubscribe' }];
+  if (event.type === 'SmsReceived') {
+    return isSmsOptOut(event.data['body'])
+      ? [{ ...base, purpose: 'phone_marketing', granted: false, source: 'sms-stop' }]
+      : [];
+  }
   if (event.type === 'EmailMarkedAsSpam')
     return [
       { ...base, purpose: 'email_marketing', granted: false, source: 'email-spam-complaint' },

@@ -24,6 +24,27 @@ export const CONSENT_TRACK_EVENTS: readonly string[] = ['ConsentChanged', 'Conse
 
 export const MAX_NOTE_LENGTH = 1000;
 
+/**
+ * The standard SMS opt-out keywords (the carriers' and Twilio's list): an incoming SMS that says
+ * only one of them withdraws phone marketing. The body is personal free text: it is compared,
+ * never logged or copied.
+ */
+export const SMS_OPT_OUT_KEYWORDS: readonly string[] = [
+  'STOP',
+  'STOPALL',
+  'UNSUBSCRIBE',
+  'CANCEL',
+  'END',
+  'QUIT',
+];
+
+/** Whether an SMS body is an opt-out: one keyword, in any case, with surrounding space. */
+export function isSmsOptOut(body: unknown): boolean {
+  // A keyword is at most 11 characters: a longer body is a message, whatever it contains.
+  if (typeof body !== 'string' || body.length > 64) return false;
+  return SMS_OPT_OUT_KEYWORDS.includes(body.trim().toUpperCase());
+}
+
 export function isConsentTrack(event: string): boolean {
   return CONSENT_TRACK_EVENTS.includes(event);
 }

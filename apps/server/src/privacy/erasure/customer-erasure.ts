@@ -3,6 +3,7 @@ import { appendToStreamWithin } from '@touchline/event-store-postgres';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { EncryptingEventStore } from '../crypto/encrypting-event-store';
+import { deleteDeadLettersMentioning, identifierValuesOf } from './dead-letter-erasure';
 import {
   APPEND_ONLY_BY_CUSTOMER_ID,
   BY_CUSTOMER_ID,
@@ -25,6 +26,8 @@ export interface ErasureOutcome {
   readonly keysDestroyed: number;
   /** Read-model rows deleted. */
   readonly readModelRows: number;
+  /** Dead letters (raw rejected input) deleted because they named one of the identifiers. */
+  readonly deadLetters: number;
 }
 
 export class CustomerNotFoundError extends Error {
@@ -37,6 +40,7 @@ interface ErasureRow {
   subjects: string[];
   keys_destroyed: number;
   read_model_rows: number;
+  dead_letters: number;
 }
 
 /**
@@ -74,6 +78,7 @@ export class CustomerErasure {
     const erasedAt = this.clock();
     const client = await this.pool.connect();
     let readModelRows: number;
+    let deadLetters: number;
     try {
       await client.query('BEGIN');
       // Serializes with the profile projection's batches (it takes this lock first), and makes it
@@ -84,15 +89,28 @@ export class CustomerErasure {
       readModelRows = await this.deleteRows(client, customer.customerId, customer.identifiers, [
         ...streamIds,
       ]);
+      deadLetters = await deleteDeadLettersMentioning(
+        client,
+        identifierValuesOf(customer.identifiers),
+      );
       if (generation.rows.length > 0) {
         await client.query(
           'UPDATE read_models.identity_generation SET generation = generation + 1',
         );
       }
       const inserted = await client.query(
-        `INSERT INTO privacy.erasures (customer_id, erased_at, subjects, keys_destroyed, read_model_rows, requested_by)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (customer_id) DO NOTHING`,
-        [customer.customerId, erasedAt, subjects, keysDestroyed, readModelRows, requestedBy],
+        `INSERT INTO privacy.erasures
+           (customer_id, erased_at, subjects, keys_destroyed, read_model_rows, dead_letters, requested_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (customer_id) DO NOTHING`,
+        [
+          customer.customerId,
+          erasedAt,
+          subjects,
+          keysDestroyed,
+          readModelRows,
+          deadLetters,
+          requestedBy,
+        ],
       );
       if (inserted.rowCount === 0) {
         // Another request erased the same customer meanwhile: its record stands.
@@ -111,6 +129,7 @@ export class CustomerErasure {
             subjects,
             keysDestroyed,
             readModelRows,
+            deadLetters,
           },
           metadata: { occurredAt: erasedAt.toISOString(), requestedBy },
         },
@@ -124,17 +143,24 @@ export class CustomerErasure {
     }
     this.sweepLater(customer.customerId, customer.identifiers, streamIds);
     this.logger.info(
-      { customerId: customer.customerId, subjects: subjects.length, keysDestroyed, readModelRows },
+      {
+        customerId: customer.customerId,
+        subjects: subjects.length,
+        keysDestroyed,
+        readModelRows,
+        deadLetters,
+      },
       'customer erased',
     );
     return {
       customerId: customer.customerId,
       status: 'erased',
-      message: `Customer erased: ${keysDestroyed} keys destroyed, ${readModelRows} read-model rows deleted.`,
+      message: `Customer erased: ${keysDestroyed} keys destroyed, ${readModelRows} read-model rows and ${deadLetters} dead letters deleted.`,
       erasedAt: erasedAt.toISOString(),
       subjects: subjects.length,
       keysDestroyed,
       readModelRows,
+      deadLetters,
     };
   }
 
@@ -146,7 +172,8 @@ export class CustomerErasure {
         ? []
         : streamIdsOf(identifier).map((streamId) => this.store.subjectOf(streamId));
     const { rows } = await this.pool.query<ErasureRow>(
-      `SELECT customer_id, erased_at, subjects, keys_destroyed, read_model_rows FROM privacy.erasures
+      `SELECT customer_id, erased_at, subjects, keys_destroyed, read_model_rows, dead_letters
+         FROM privacy.erasures
         WHERE customer_id = $1 OR subjects && $2::text[]
         ORDER BY erased_at LIMIT 1`,
       [idOrIdentifier, subjects],
@@ -163,6 +190,7 @@ export class CustomerErasure {
       subjects: row.subjects.length,
       keysDestroyed: row.keys_destroyed,
       readModelRows: row.read_model_rows,
+      deadLetters: row.dead_letters,
     };
   }
 
@@ -271,13 +299,20 @@ export class CustomerErasure {
           await client.query('BEGIN');
           await client.query('SELECT generation FROM read_models.identity_generation FOR UPDATE');
           const rows = await this.deleteRows(client, customerId, identifiers, streamIds);
+          // A dead letter on its way through the dead-letter topic may be stored after the erasure.
+          const deadLetters = await deleteDeadLettersMentioning(
+            client,
+            identifierValuesOf(identifiers),
+          );
           if (rows > 0) {
             await client.query(
               'UPDATE read_models.identity_generation SET generation = generation + 1',
             );
           }
           await client.query('COMMIT');
-          if (rows > 0) this.logger.info({ customerId, rows }, 'erasure sweep deleted late rows');
+          if (rows > 0 || deadLetters > 0) {
+            this.logger.info({ customerId, rows, deadLetters }, 'erasure sweep deleted late rows');
+          }
         } catch (error) {
           await client.query('ROLLBACK').catch(() => undefined);
           this.logger.warn({ err: error, customerId }, 'erasure sweep failed');
