@@ -147,6 +147,18 @@ describe('unified customer profile (embedded mode)', () => {
     const found = await json<{ items: Profile[] }>(`/v1/profiles?trait.plan=pro&channel=other`);
     expect(found.items.map((p) => p.customerId)).toContain(profile.customerId);
 
+    // Last seen at the store visit, 2026-11-02T15:00Z: "from" is inclusive, "to" exclusive.
+    const lastSeen = async (range: string) =>
+      (await json<{ items: Profile[] }>(`/v1/profiles?${range}`)).items.map((p) => p.customerId);
+    expect(
+      await lastSeen('lastSeenFrom=2026-11-02T15:00:00Z&lastSeenTo=2026-11-02T15:00:01Z'),
+    ).toContain(profile.customerId);
+    expect(await lastSeen('lastSeenFrom=2026-11-02T15:00:01Z')).not.toContain(profile.customerId);
+    expect(await lastSeen('lastSeenTo=2026-11-02T15:00:00Z')).not.toContain(profile.customerId);
+    expect(await lastSeen('lastSeenTo=2026-11-03T00:00:00Z&channel=other')).toContain(
+      profile.customerId,
+    );
+
     expect(profile.consent).toMatchObject({
       Analytics: { value: true, source: 'UserIdentified' },
       Advertising: { value: false, source: 'UserIdentified' },
