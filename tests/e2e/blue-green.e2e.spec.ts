@@ -6,13 +6,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import type { TestDatabase } from '@touchline/platform/testing';
-import {
-  basicAuth,
-  eventually,
-  REPO_ROOT,
-  type ServerProcess,
-  startServer,
-} from './support/server-process';
+import { eventually, REPO_ROOT, type ServerProcess, startServer } from './support/server-process';
+import { RoundRobinSender } from './support/round-robin-sender';
 import { describeFullMode, postgresTarget } from './support/services';
 
 const run = promisify(execFile);
@@ -45,8 +40,8 @@ describeFullMode('blue/green rebuilds, dry runs and rollback', () => {
   let sql: Client;
   const runId = randomUUID().slice(0, 8);
   const users = Array.from({ length: 30 }, (_, i) => `bg-${runId}-${i}`);
-  const sent = new Map<string, number>();
-  let messageNumber = 0;
+  const sender = new RoundRobinSender(users, 'Blue Green', `bg-${runId}`);
+  const sent = sender.sent;
   const tampered = `user:${users[0] ?? ''}`;
   /** Added to the tampered row: far more than any two customers' counts differ by while sending. */
   const TAMPER = 1_000;
@@ -76,28 +71,7 @@ describeFullMode('blue/green rebuilds, dry runs and rollback', () => {
     );
   };
 
-  const send = async (count: number): Promise<void> => {
-    for (let start = 0; start < count; start += 100) {
-      const batch = Array.from({ length: Math.min(100, count - start) }, () => {
-        const userId = users[messageNumber % users.length] ?? 'none';
-        messageNumber += 1;
-        sent.set(userId, (sent.get(userId) ?? 0) + 1);
-        return {
-          type: 'track',
-          userId,
-          event: 'Blue Green',
-          messageId: `bg-${runId}-${messageNumber}`,
-          timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, messageNumber)).toISOString(),
-        };
-      });
-      const response = await fetch(`${server.url}/v1/batch`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: basicAuth(keys.writeKey) },
-        body: JSON.stringify({ batch }),
-      });
-      expect(response.status).toBe(200);
-    }
-  };
+  const send = (count: number): Promise<void> => sender.send(server.url, keys.writeKey, count);
   const counts = async (): Promise<Map<string, number>> => {
     const { rows } = await sql.query<{ customer_key: string; total_events: number }>(
       `SELECT customer_key, total_events FROM read_models.customer_activity

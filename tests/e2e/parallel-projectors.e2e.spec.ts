@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { TestDatabase } from '@touchline/platform/testing';
-import { basicAuth, eventually, type ServerProcess, startServer } from './support/server-process';
+import { eventually, type ServerProcess, startServer } from './support/server-process';
+import { RoundRobinSender } from './support/round-robin-sender';
 import { describeFullMode, postgresTarget } from './support/services';
 
 const SEGMENTS = 4;
@@ -31,8 +32,8 @@ describeFullMode('parallel projectors: segments spread over processes', () => {
   const runId = randomUUID().slice(0, 8);
   const users = Array.from({ length: 60 }, (_, i) => `seg-${runId}-${i}`);
   /** Events sent per user: what customer_activity must count, no more and no less. */
-  const sent = new Map<string, number>();
-  let messageNumber = 0;
+  const sender = new RoundRobinSender(users, 'Segment Test', `seg-${runId}`);
+  const sent = sender.sent;
 
   const startProjector = async (): Promise<ServerProcess> => {
     const server = await startServer({ ...env, TOUCHLINE_ROLES: 'projector' });
@@ -49,28 +50,7 @@ describeFullMode('parallel projectors: segments spread over processes', () => {
       .sort();
   };
 
-  const send = async (count: number): Promise<void> => {
-    for (let start = 0; start < count; start += 100) {
-      const batch = Array.from({ length: Math.min(100, count - start) }, () => {
-        const userId = users[messageNumber % users.length] ?? 'none';
-        messageNumber += 1;
-        sent.set(userId, (sent.get(userId) ?? 0) + 1);
-        return {
-          type: 'track',
-          userId,
-          event: 'Segment Test',
-          messageId: `seg-${runId}-${messageNumber}`,
-          timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, messageNumber)).toISOString(),
-        };
-      });
-      const response = await fetch(`${ingest.url}/v1/batch`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: basicAuth(writeKey) },
-        body: JSON.stringify({ batch }),
-      });
-      expect(response.status).toBe(200);
-    }
-  };
+  const send = (count: number): Promise<void> => sender.send(ingest.url, writeKey, count);
 
   /** Every user's activity count equals what was sent: no event lost, none applied twice. */
   const countsMatch = async (): Promise<true | undefined> => {
