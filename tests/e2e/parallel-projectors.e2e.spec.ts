@@ -146,7 +146,12 @@ describeFullMode('parallel projectors: segments spread over processes', () => {
       async () => {
         const now = await Promise.all(survivors.map(owned));
         const all = now.flat();
-        return all.length === SEGMENTS && new Set(all).size === SEGMENTS ? now : undefined;
+        // Settled: every segment runs, once, and the two survivors share them evenly.
+        return all.length === SEGMENTS &&
+          new Set(all).size === SEGMENTS &&
+          now.every((s) => s.length === SEGMENTS / 2)
+          ? now
+          : undefined;
       },
       30_000,
       250,
