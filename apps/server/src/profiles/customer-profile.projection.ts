@@ -117,6 +117,30 @@ interface BatchWrites {
  * enough for the two to overlap well, big enough that a statement's fixed cost stays small.
  */
 const PIPELINE_CHUNK = 1_000;
+/** Events the graph works through between two turns of the event loop (see applyBatch). */
+const YIELD_EVERY = 100;
+
+/** What a chunk's events add up to while the graph works through them. */
+interface ChunkWrites {
+  observations: Observation[];
+  decisions: IdentityDecisionEvent[];
+  /** Identifier → its customer now; null when it has none any more. */
+  mapping: Map<string, string | null>;
+  /** Customer ids identifiers moved away from: merged away or re-keyed ones lose their rows. */
+  previous: Set<string>;
+  /** Identifiers with fresh facts. */
+  anchors: Set<string>;
+  touchpoints: TouchpointRow[];
+}
+
+const newChunk = (): ChunkWrites => ({
+  observations: [],
+  decisions: [],
+  mapping: new Map(),
+  previous: new Set(),
+  anchors: new Set(),
+  touchpoints: [],
+});
 
 interface LinkRow {
   linkId: string;
@@ -156,7 +180,8 @@ const linkKey = (row: Pick<LinkRow, 'linkId' | 'eventId' | 'status'>) =>
 
 /**
  * A text[] as PostgreSQL's array literal (`{"a","b"}`). Inside a JSON document PostgreSQL reads
- * it three times faster than a JSON array converted to text[] (docs/benchmarks.md).
+ * it three times faster than a JSON array converted to text[] (docs/benchmarks.md); observations
+ * travel as an array of these literals (their identifiers vary in number).
  */
 const textArrayLiteral = (values: readonly string[]): string =>
   `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
@@ -284,16 +309,49 @@ export class CustomerProfileProjection implements Projection {
     // runs them in order on this transaction's connection). Profiles are recomputed once, with
     // the last chunk, for every customer any chunk touched.
     const touched = new Set<string>();
+    // Facts add up over the whole batch and go with its last chunk: an identifier seen in
+    // several chunks is one upsert, not one per chunk (the upsert is the costly write).
+    const facts = new Map<string, FactsDelta>();
     const writes: Promise<void>[] = [];
     let computing: { error: unknown } | null = null;
     try {
-      for (let start = 0; start === 0 || start < events.length; start += this.pipelineChunk) {
-        const last = start + this.pipelineChunk >= events.length;
-        const chunk = this.chunkWrites(graph, events, start, start + this.pipelineChunk);
-        graph = chunk.graph;
-        for (const customerId of chunk.customers) touched.add(customerId);
+      // The first chunk is a quarter of the others: PostgreSQL, idle since the last commit,
+      // gets work sooner.
+      const firstChunk = Math.max(1, Math.floor(this.pipelineChunk / 4));
+      // At least one chunk, even of no events: the last chunk recomputes the profiles.
+      let start = 0;
+      do {
+        const end = Math.min(
+          start + (start === 0 ? firstChunk : this.pipelineChunk),
+          events.length,
+        );
+        const last = end >= events.length;
+        const chunk = newChunk();
+        for (let from = start; from === start || from < end; from += YIELD_EVERY) {
+          // The pg client sends the next queued chunk only when this thread is free: a slice
+          // at a time keeps PostgreSQL from waiting a whole chunk's JavaScript for it.
+          if (from > start) await new Promise<void>((resolve) => setImmediate(resolve));
+          graph = this.chunkWrites(
+            graph,
+            events,
+            from,
+            Math.min(from + YIELD_EVERY, end),
+            facts,
+            chunk,
+          );
+        }
+        const { previous: movedFrom, anchors, ...rows } = chunk;
+        for (const customerId of this.touchedCustomers(
+          graph,
+          rows.mapping,
+          movedFrom,
+          rows.decisions,
+          anchors,
+        ))
+          touched.add(customerId);
         const parameters = this.batchParameters({
-          ...chunk.writes,
+          ...rows,
+          facts: last ? [...facts.values()] : [],
           customers: last ? [...touched].sort() : [],
           deferProfiles,
           generation: last ? generation + 1n : null,
@@ -306,7 +364,8 @@ export class CustomerProfileProjection implements Projection {
         writes.push(write);
         // Let the pg client send the chunk (and take in the one before) before the next.
         if (!last) await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+        start = end;
+      } while (start < events.length);
     } catch (error) {
       computing = { error };
     }
@@ -319,26 +378,19 @@ export class CustomerProfileProjection implements Projection {
     this.generation = generation + 1n;
   }
 
-  /** The graph steps and rows of events[from, to): the JavaScript half of a chunk. */
+  /**
+   * The graph steps and rows of events[from, to), added to the chunk's: the JavaScript half of
+   * a chunk. Returns the graph after them.
+   */
   private chunkWrites(
     graph: IdentityGraph,
     events: readonly RecordedEvent[],
     from: number,
     to: number,
-  ): {
-    graph: IdentityGraph;
-    customers: string[];
-    writes: Omit<BatchWrites, 'customers' | 'deferProfiles' | 'generation'>;
-  } {
-    const observations: Observation[] = [];
-    const decisions: IdentityDecisionEvent[] = [];
-    const mapping = new Map<string, string | null>();
-    /** Customer ids identifiers moved away from: merged away or re-keyed ones lose their rows. */
-    const previous = new Set<string>();
-    const anchors = new Set<string>();
-    const facts = new Map<string, FactsDelta>();
-    const touchpoints: TouchpointRow[] = [];
-
+    facts: Map<string, FactsDelta>,
+    chunk: ChunkWrites,
+  ): IdentityGraph {
+    const { observations, decisions, mapping, previous, anchors, touchpoints } = chunk;
     for (let i = from; i < to && i < events.length; i += 1) {
       const event = events[i] as RecordedEvent;
       const occurredAt = event.metadata['occurredAt'];
@@ -373,11 +425,7 @@ export class CustomerProfileProjection implements Projection {
       anchors.add(anchor);
       this.addFacts(facts, anchor, event, observation.occurredAt, touchpoints);
     }
-    return {
-      graph,
-      customers: this.touchedCustomers(graph, mapping, previous, decisions, anchors),
-      writes: { observations, mapping, decisions, facts: [...facts.values()], touchpoints },
-    };
+    return graph;
   }
 
   /**
@@ -611,17 +659,20 @@ export class CustomerProfileProjection implements Projection {
 
   /**
    * Every write of one chunk in one statement: read_models.apply_customer_profile_batch
-   * (profiles.migrations.ts, version 4) takes one JSON document per table, so a chunk costs one
-   * round trip and no escaped arrays; its statements run in order, the profile recompute last.
+   * (profile-batch-function.sql.ts, version 5), so a chunk costs one round trip; its statements
+   * run in order, the profile recompute last.
    */
   private async writeBatch(client: PoolClient, parameters: unknown[]): Promise<void> {
     await client.query(
-      `SELECT read_models.apply_customer_profile_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      `SELECT read_models.apply_customer_profile_batch(${parameters.map((_, i) => `$${i + 1}`).join(', ')})`,
       parameters,
     );
   }
 
-  /** writeBatch's parameters: the schema, one JSON document per table, and the batch's facts. */
+  /**
+   * writeBatch's parameters: the schema; observations and touchpoints as one array per column;
+   * one JSON document for each other table; and the batch's facts.
+   */
   private batchParameters(batch: BatchWrites): unknown[] {
     const gone: string[] = [];
     const moved: { identifier: string; kind: string; customer_id: string }[] = [];
@@ -648,16 +699,13 @@ export class CustomerProfileProjection implements Projection {
         withdrawn.push({ link_id: linkId ?? '', event_id: eventId ?? '', status: status ?? '' });
       }
     }
+    const { observations, touchpoints } = batch;
     return [
       this.schema,
-      JSON.stringify(
-        batch.observations.map((o) => ({
-          event_id: o.eventId,
-          occurred_at: o.occurredAt.toISOString(),
-          source: o.source,
-          identifiers: textArrayLiteral(o.identifiers.map(canonicalIdentifier)),
-        })),
-      ),
+      observations.map((o) => o.eventId),
+      observations.map((o) => o.occurredAt.toISOString()),
+      observations.map((o) => o.source),
+      observations.map((o) => textArrayLiteral(o.identifiers.map(canonicalIdentifier))),
       JSON.stringify(gone),
       JSON.stringify(moved),
       JSON.stringify(withdrawn),
@@ -695,16 +743,12 @@ export class CustomerProfileProjection implements Projection {
           consent: d.consent,
         })),
       ),
-      JSON.stringify(
-        batch.touchpoints.map((t) => ({
-          event_id: t.eventId,
-          identifier: t.identifier,
-          occurred_at: t.occurredAt.toISOString(),
-          channel: t.channel,
-          type: t.type,
-          summary: t.summary,
-        })),
-      ),
+      touchpoints.map((t) => t.eventId),
+      touchpoints.map((t) => t.identifier),
+      touchpoints.map((t) => t.occurredAt.toISOString()),
+      touchpoints.map((t) => t.channel),
+      touchpoints.map((t) => t.type),
+      touchpoints.map((t) => t.summary),
       JSON.stringify(batch.customers),
       this.fx.base,
       batch.deferProfiles,
