@@ -6,7 +6,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import type { TestDatabase } from '@touchline/platform/testing';
-import { eventually, REPO_ROOT, type ServerProcess, startServer } from './support/server-process';
+import {
+  basicAuth,
+  eventually,
+  REPO_ROOT,
+  type ServerProcess,
+  startServer,
+} from './support/server-process';
 import { RoundRobinSender } from './support/round-robin-sender';
 import { describeFullMode, postgresTarget } from './support/services';
 
@@ -18,10 +24,20 @@ interface Rebuild {
   mode: string;
   errorCode: string | null;
   errorMessage: string | null;
-  diff: { table: string; onlyInLive: number; onlyInRebuilt: number; sampleKeys: string[] }[] | null;
+  diff:
+    | {
+        table: string;
+        liveRows: number;
+        rebuiltRows: number;
+        onlyInLive: number;
+        onlyInRebuilt: number;
+        sampleKeys: string[];
+      }[]
+    | null;
 }
 interface View {
   builtVersion: number | null;
+  lagEvents: number;
   previousVersion: { version: number; checkpointPosition: number } | null;
   rebuild: Rebuild | null;
 }
@@ -46,24 +62,32 @@ describeFullMode('blue/green rebuilds, dry runs and rollback', () => {
   /** Added to the tampered row: far more than any two customers' counts differ by while sending. */
   const TAMPER = 1_000;
 
-  const admin = async (method: string, route: string, body?: unknown): Promise<Response> =>
-    fetch(`${server.url}/v1/admin/projections/customer_activity${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${keys.apiKey}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  const view = async (): Promise<View> => (await (await admin('GET', '')).json()) as View;
+  const adminOf =
+    (projection: string) =>
+    async (method: string, route: string, body?: unknown): Promise<Response> =>
+      fetch(`${server.url}/v1/admin/projections/${projection}${route}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${keys.apiKey}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+  const admin = adminOf('customer_activity');
+  const viewOf = async (projection: string): Promise<View> =>
+    (await (await adminOf(projection)('GET', '')).json()) as View;
+  const view = () => viewOf('customer_activity');
   /** Start a rebuild (or rollback) and wait until it is no longer running. */
-  const finished = async (start: Promise<Response>): Promise<Rebuild> => {
+  const finished = async (
+    start: Promise<Response>,
+    projection = 'customer_activity',
+  ): Promise<Rebuild> => {
     const answer = await start;
     expect(answer.status).toBe(202);
     const { rebuild } = (await answer.json()) as { rebuild: Rebuild };
     return eventually(
       async () => {
-        const latest = (await view()).rebuild;
+        const latest = (await viewOf(projection)).rebuild;
         return latest?.id === rebuild.id && latest.status !== 'running' ? latest : undefined;
       },
       60_000,
@@ -210,12 +234,223 @@ describeFullMode('blue/green rebuilds, dry runs and rollback', () => {
     expect(await nothing.json()).toMatchObject({ error: { code: 'NO_PREVIOUS_VERSION' } });
   }, 180_000);
 
+  /**
+   * The projections that got `inSchema` last, each with a history that takes its paths that read
+   * back earlier rows (a duplicate order, refunds settled against their order, a banner repeated).
+   */
+  describe('customer_value, customer_products and consent_history', () => {
+    const shopper = (n: number) => `bg-${runId}-shop-${n}`;
+    const track = (userId: string, event: string, properties: object, day: number) => ({
+      type: 'track',
+      userId,
+      event,
+      properties,
+      messageId: randomUUID(),
+      timestamp: new Date(Date.UTC(2026, 1, day, 10)).toISOString(),
+    });
+    const banner = (userId: string, analytics: boolean, day: number) => ({
+      type: 'page',
+      userId,
+      name: 'Home',
+      context: { consent: { categoryPreferences: { Analytics: analytics } } },
+      messageId: randomUUID(),
+      timestamp: new Date(Date.UTC(2026, 1, day, 9)).toISOString(),
+    });
+    const post = async (batch: object[]): Promise<void> => {
+      const response = await fetch(`${server.url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: basicAuth(keys.writeKey) },
+        body: JSON.stringify({ batch }),
+      });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ accepted: batch.length });
+    };
+    const one = async <T extends object>(text: string, values: unknown[]): Promise<T | undefined> =>
+      (await sql.query<T>(text, values)).rows[0];
+    /** Every row of each table, in a stable order (one query at a time: one connection). */
+    const rowsOf = async (tables: readonly string[]): Promise<string[][]> => {
+      const all: string[][] = [];
+      for (const table of tables) {
+        const { rows } = await sql.query<{ row: string }>(
+          `SELECT to_jsonb(t)::text AS row FROM ${table} t ORDER BY 1`,
+        );
+        all.push(rows.map((r) => r.row));
+      }
+      return all;
+    };
+
+    beforeAll(async () => {
+      const [ada, bob, cy] = [shopper(1), shopper(2), shopper(3)];
+      const product = (id: string, price: string, quantity = 1) => ({
+        product_id: id,
+        price,
+        quantity,
+      });
+      await post([
+        track(
+          ada,
+          'Order Completed',
+          {
+            order_id: 'o-1',
+            currency: 'USD',
+            total: '100.00',
+            products: [product('A', '60.00'), product('B', '40.00')],
+          },
+          1,
+        ),
+        // Another event for the same order id: flagged as a duplicate, adds no product.
+        track(
+          ada,
+          'Order Completed',
+          {
+            order_id: 'o-1',
+            currency: 'USD',
+            total: '100.00',
+            products: [product('Z', '100.00')],
+          },
+          2,
+        ),
+        track(
+          ada,
+          'Order Completed',
+          {
+            order_id: 'o-2',
+            currency: 'USD',
+            products: [product('C', '10.00', 2)],
+          },
+          3,
+        ),
+        track(
+          bob,
+          'Order Completed',
+          {
+            order_id: 'o-3',
+            currency: 'EUR', // no rate configured: flagged, not counted
+            total: '50.00',
+            products: [product('D', '50.00')],
+          },
+          3,
+        ),
+        track(bob, 'Order Refunded', { order_id: 'o-404', currency: 'USD', total: '5.00' }, 4),
+        banner(cy, true, 1),
+        banner(cy, true, 2), // the same choice again: not a change, not recorded
+        track(cy, 'Viewed', {}, 3),
+        banner(cy, false, 4),
+        track(
+          cy,
+          'Consent Changed',
+          { purpose: 'email_marketing', granted: true, source: 'web-banner' },
+          5,
+        ),
+      ]);
+      await eventually(
+        async () =>
+          (
+            await one<{ n: number }>(
+              'SELECT order_count AS n FROM read_models.customer_value WHERE customer_key = $1',
+              [`user:${ada}`],
+            )
+          )?.n === 2 || undefined,
+        60_000,
+      );
+      // Refunds once their orders are counted: one in part, one beyond what is left, one unit.
+      await post([
+        track(ada, 'Order Refunded', { order_id: 'o-1', currency: 'USD', total: '30.00' }, 10),
+        track(ada, 'Order Refunded', { order_id: 'o-1', currency: 'USD', total: '100.00' }, 11),
+        track(
+          ada,
+          'Order Refunded',
+          { order_id: 'o-2', currency: 'USD', products: [product('C', '10.00')] },
+          12,
+        ),
+      ]);
+      await eventually(async () => {
+        // 120 ordered; 30, then 70 (not 100: only 70 was left of o-1), then 10 refunded.
+        const value = await one<{ ten: boolean }>(
+          'SELECT net_revenue = 10 AS ten FROM read_models.customer_value WHERE customer_key = $1',
+          [`user:${ada}`],
+        );
+        const products = await one<{ n: number }>(
+          'SELECT count(*)::int AS n FROM read_models.customer_products WHERE customer_key = ANY($1)',
+          [[`user:${ada}`, `user:${bob}`]],
+        );
+        const consent = await one<{ n: number }>(
+          `SELECT count(*)::int AS n FROM read_models.consent_history WHERE identifier = $1`,
+          [`userId:${cy}`],
+        );
+        return value?.ten === true && products?.n === 4 && consent?.n === 3 ? true : undefined;
+      }, 60_000);
+      for (const name of ['customer_value', 'customer_products', 'consent_history'])
+        await eventually(async () => ((await viewOf(name)).lagEvents === 0 ? true : undefined));
+    }, 120_000);
+
+    it.each([
+      ['customer_value', 'read_models.customer_value'],
+      ['customer_products', 'read_models.customer_products'],
+      ['consent_history', 'read_models.consent_history'],
+    ])(
+      '%s: a dry run finds no difference, a blue/green rebuild restores a tampered table',
+      async (name, served) => {
+        const dry = await finished(
+          adminOf(name)('POST', '/rebuild', { strategy: 'dry-run' }),
+          name,
+        );
+        expect(dry).toMatchObject({ status: 'completed', mode: 'dry-run' });
+        const { tables } = (await (await adminOf(name)('GET', '')).json()) as { tables: string[] };
+        expect(tables).toContain(served);
+        expect(dry.diff?.map((d) => d.table)).toEqual(tables);
+        for (const difference of dry.diff ?? []) {
+          // Not two empty tables: every table holds rows of the history above.
+          expect(difference.liveRows).toBeGreaterThan(0);
+          expect(difference).toMatchObject({
+            rebuiltRows: difference.liveRows,
+            onlyInLive: 0,
+            onlyInRebuilt: 0,
+          });
+        }
+
+        const before = await rowsOf(tables);
+        await sql.query(`DELETE FROM ${served} WHERE ctid = (SELECT ctid FROM ${served} LIMIT 1)`);
+        const rebuild = await finished(
+          adminOf(name)('POST', '/rebuild', { strategy: 'blue-green' }),
+          name,
+        );
+        expect(rebuild).toMatchObject({ status: 'completed', mode: 'blue-green', errorCode: null });
+        // Rebuilt from the history: every table as the live projector had built it, the deleted
+        // row back; the replaced rows (without it) kept for rollback; the copy gone.
+        expect(await rowsOf(tables)).toEqual(before);
+        const table = served.split('.')[1] ?? '';
+        const kept = await one<{ n: number }>(
+          `SELECT count(*)::int AS n FROM read_models_previous.${table}`,
+          [],
+        );
+        expect(kept?.n).toBe((before[tables.indexOf(served)]?.length ?? 0) - 1);
+        expect((await viewOf(name)).previousVersion?.version).toBe(1);
+        expect(await one('SELECT to_regclass($1) AS t', [`read_models_next.${table}`])).toEqual({
+          t: null,
+        });
+      },
+      120_000,
+    );
+  });
+
   it('rebuilds blue/green by itself when the code is newer than the version that built the rows', async () => {
     // As if the rows had been built by version 0 of the projection's code.
     await sql.query(
       `UPDATE projections.checkpoints SET version = 0 WHERE projection = 'customer_activity'`,
     );
     expect((await view()).builtVersion).toBe(0);
+    // The other projections' rows were built by their current version: none of them is rebuilt.
+    const others = [
+      'web_touchpoints',
+      'customer_value',
+      'customer_profiles',
+      'customer_products',
+      'consent_history',
+    ];
+    const latestRebuilds = async () =>
+      Promise.all(others.map(async (name) => (await viewOf(name)).rebuild?.id ?? null));
+    const rebuildsBefore = await latestRebuilds();
     const env = { DATABASE_URL: database.url, TOUCHLINE_DATA_DIR: dataDir };
     await server.stop();
     server = await startServer(env);
@@ -231,6 +466,7 @@ describeFullMode('blue/green rebuilds, dry runs and rollback', () => {
     );
     expect(rebuilt.rebuild?.mode).toBe('blue-green');
     expect(rebuilt.previousVersion?.version).toBe(0);
+    expect(await latestRebuilds()).toEqual(rebuildsBefore);
     await eventually(() => countsAre(0), 60_000);
   }, 180_000);
 
@@ -288,7 +524,8 @@ describeFullMode('blue/green rebuilds, dry runs and rollback', () => {
     const ranged = await admin('POST', '/rebuild', { strategy: 'blue-green', to: 1 });
     expect(ranged.status).toBe(400);
     const stillThere = await sql.query(
-      'SELECT count(*)::int AS n FROM read_models.customer_activity',
+      'SELECT count(*)::int AS n FROM read_models.customer_activity WHERE customer_key = ANY($1)',
+      [users.map((u) => `user:${u}`)],
     );
     expect(stillThere.rows[0]).toEqual({ n: users.length });
   });

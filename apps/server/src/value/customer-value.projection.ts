@@ -29,6 +29,23 @@ function factOf(event: RecordedEvent, fx: FxTable) {
 
 const pairKey = (customerKey: string, orderId: string) => `${customerKey}\u0000${orderId}`;
 
+/** The projection's tables in one schema: the live `read_models`, or a blue/green build's. */
+interface ValueTables {
+  readonly orders: string;
+  readonly refunds: string;
+  readonly flags: string;
+  readonly value: string;
+}
+
+function valueTablesIn(schema: string): ValueTables {
+  return {
+    orders: `${schema}.customer_orders`,
+    refunds: `${schema}.customer_refunds`,
+    flags: `${schema}.value_flags`,
+    value: `${schema}.customer_value`,
+  };
+}
+
 /**
  * Historical value per customer key (read_models.customer_value) and the rows it is computed
  * from: orders, refunds and flags. Amounts are converted to the configured currency when the
@@ -36,16 +53,17 @@ const pairKey = (customerKey: string, orderId: string) => `${customerKey}\u0000$
  * projection. Idempotent by event id, and independent of the order refunds and orders arrive in.
  */
 export function customerValueProjection(fx: FxTable): Projection {
-  // Not a literal in the return: \`tables\` (what a rebuild empties) is newer than some Projection types.
-  const projection = {
+  return customerValueProjectionIn(fx, 'read_models');
+}
+
+/** The same projection over the same tables in `schema` (a blue/green rebuild's). */
+function customerValueProjectionIn(fx: FxTable, schema: string): Projection {
+  const table = valueTablesIn(schema);
+  return {
     name: 'customer_value',
     version: 1,
-    tables: [
-      'read_models.customer_orders',
-      'read_models.customer_refunds',
-      'read_models.value_flags',
-      'read_models.customer_value',
-    ],
+    tables: [table.orders, table.refunds, table.flags, table.value],
+    inSchema: (other: string) => customerValueProjectionIn(fx, other),
     async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
       const facts = events.map((e) => factOf(e, fx)).filter((f) => f !== null);
       if (facts.length === 0) return;
@@ -62,31 +80,30 @@ export function customerValueProjection(fx: FxTable): Projection {
         else if (first.eventId !== fact.eventId) flags.push(duplicate(fact));
       }
       const candidates = [...orders.values()];
-      const inserted = await insertOrders(client, candidates);
+      const inserted = await insertOrders(client, table, candidates);
       const conflicting = candidates.filter((o) => !inserted.has(o.eventId));
       if (conflicting.length > 0) {
         const known = await client.query<{ event_id: string }>(
-          'SELECT event_id FROM read_models.customer_orders WHERE event_id = ANY($1::text[])',
+          `SELECT event_id FROM ${table.orders} WHERE event_id = ANY($1::text[])`,
           [conflicting.map((o) => o.eventId)],
         );
         const replayed = new Set(known.rows.map((r) => r.event_id));
         for (const order of conflicting)
           if (!replayed.has(order.eventId)) flags.push(duplicate(order));
       }
-      await insertRefunds(client, refunds);
+      await insertRefunds(client, table, refunds);
 
       // Settle the refunds of every order this batch touched, in event-time order.
       const pairs = new Map<string, { customerKey: string; orderId: string }>();
       for (const f of [...candidates.filter((o) => inserted.has(o.eventId)), ...refunds])
         pairs.set(pairKey(f.customerKey, f.orderId), f);
-      if (pairs.size > 0) await settle(client, [...pairs.values()], flags);
+      if (pairs.size > 0) await settle(client, table, [...pairs.values()], flags);
 
-      await insertFlags(client, flags);
+      await insertFlags(client, table, flags);
       const keys = new Set(facts.map((f) => f.customerKey));
-      await refreshCustomerValue(client, [...keys], fx.base);
+      await refreshCustomerValue(client, table, [...keys], fx.base);
     },
   };
-  return projection;
 }
 
 /** For the projector's list: the projection with the configuration from the environment. */
@@ -109,10 +126,14 @@ function duplicate(order: OrderFact): FlagFact {
   };
 }
 
-async function insertOrders(client: PoolClient, orders: OrderFact[]): Promise<Set<string>> {
+async function insertOrders(
+  client: PoolClient,
+  table: ValueTables,
+  orders: OrderFact[],
+): Promise<Set<string>> {
   if (orders.length === 0) return new Set();
   const result = await client.query<{ event_id: string }>(
-    `INSERT INTO read_models.customer_orders
+    `INSERT INTO ${table.orders}
        (customer_key, order_id, event_id, occurred_at, currency, original_amount, base_amount)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
                           $6::numeric[], $7::numeric[])
@@ -131,10 +152,14 @@ async function insertOrders(client: PoolClient, orders: OrderFact[]): Promise<Se
   return new Set(result.rows.map((r) => r.event_id));
 }
 
-async function insertRefunds(client: PoolClient, refunds: RefundFact[]): Promise<void> {
+async function insertRefunds(
+  client: PoolClient,
+  table: ValueTables,
+  refunds: RefundFact[],
+): Promise<void> {
   if (refunds.length === 0) return;
   await client.query(
-    `INSERT INTO read_models.customer_refunds
+    `INSERT INTO ${table.refunds}
        (event_id, customer_key, order_id, occurred_at, currency, original_amount, base_amount, status)
      SELECT e, c, o, t, cur, oa, ba, 'pending'
        FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
@@ -170,6 +195,7 @@ interface PendingRow {
 
 async function settle(
   client: PoolClient,
+  table: ValueTables,
   pairs: { customerKey: string; orderId: string }[],
   flags: FlagFact[],
 ): Promise<void> {
@@ -177,7 +203,7 @@ async function settle(
   const pending = await client.query<PendingRow>(
     `SELECT r.event_id, r.customer_key, r.order_id, r.occurred_at, r.currency,
             r.original_amount::text, r.base_amount::text
-       FROM read_models.customer_refunds r
+       FROM ${table.refunds} r
        JOIN unnest($1::text[], $2::text[]) AS p(c, o) ON r.customer_key = p.c AND r.order_id = p.o
       WHERE r.status = 'pending'
       ORDER BY r.occurred_at, r.event_id`,
@@ -186,7 +212,7 @@ async function settle(
   if (pending.rows.length === 0) return;
   const ordersResult = await client.query<OrderRow>(
     `SELECT o.customer_key, o.order_id, o.base_amount::text, o.refunded_amount::text
-       FROM read_models.customer_orders o
+       FROM ${table.orders} o
        JOIN unnest($1::text[], $2::text[]) AS p(c, o) ON o.customer_key = p.c AND o.order_id = p.o`,
     params,
   );
@@ -249,12 +275,12 @@ async function settle(
   }
   if (applied.length === 0) return;
   await client.query(
-    `UPDATE read_models.customer_refunds r SET status = 'applied', applied_amount = u.a
+    `UPDATE ${table.refunds} r SET status = 'applied', applied_amount = u.a
        FROM unnest($1::text[], $2::numeric[]) AS u(e, a) WHERE r.event_id = u.e`,
     [applied.map((a) => a.eventId), applied.map((a) => a.amount)],
   );
   await client.query(
-    `UPDATE read_models.customer_orders o SET refunded_amount = u.r
+    `UPDATE ${table.orders} o SET refunded_amount = u.r
        FROM unnest($1::text[], $2::text[], $3::numeric[]) AS u(c, o, r)
       WHERE o.customer_key = u.c AND o.order_id = u.o`,
     [
@@ -265,16 +291,20 @@ async function settle(
   );
   // A refund that waited for its order is counted now; its flag stays, marked resolved.
   await client.query(
-    `UPDATE read_models.value_flags SET resolved_at = now()
+    `UPDATE ${table.flags} SET resolved_at = now()
       WHERE reason_code = 'refund-without-order' AND resolved_at IS NULL AND event_id = ANY($1::text[])`,
     [applied.map((a) => a.eventId)],
   );
 }
 
-async function insertFlags(client: PoolClient, flags: FlagFact[]): Promise<void> {
+async function insertFlags(
+  client: PoolClient,
+  table: ValueTables,
+  flags: FlagFact[],
+): Promise<void> {
   if (flags.length === 0) return;
   await client.query(
-    `INSERT INTO read_models.value_flags
+    `INSERT INTO ${table.flags}
        (event_id, reason_code, event_type, customer_key, order_id, occurred_at, currency,
         original_amount, reason)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
@@ -297,11 +327,12 @@ async function insertFlags(client: PoolClient, flags: FlagFact[]): Promise<void>
 /** Recomputes the summary rows of the touched customers from their orders (exact numeric sums). */
 async function refreshCustomerValue(
   client: PoolClient,
+  table: ValueTables,
   keys: string[],
   currency: string,
 ): Promise<void> {
   await client.query(
-    `INSERT INTO read_models.customer_value AS v
+    `INSERT INTO ${table.value} AS v
        (customer_key, currency, order_count, gross_revenue, refunded, net_revenue,
         average_order_value, first_order_at, last_order_at, open_flags)
      SELECT k.customer_key, $2, coalesce(o.n, 0), coalesce(o.gross, 0), coalesce(o.refunded, 0),
@@ -312,9 +343,9 @@ async function refreshCustomerValue(
        LEFT JOIN (SELECT customer_key, count(*)::int AS n, sum(base_amount) AS gross,
                          sum(refunded_amount) AS refunded, min(occurred_at) AS first_at,
                          max(occurred_at) AS last_at
-                    FROM read_models.customer_orders WHERE customer_key = ANY($1::text[])
+                    FROM ${table.orders} WHERE customer_key = ANY($1::text[])
                    GROUP BY customer_key) o USING (customer_key)
-       LEFT JOIN (SELECT customer_key, count(*)::int AS n FROM read_models.value_flags
+       LEFT JOIN (SELECT customer_key, count(*)::int AS n FROM ${table.flags}
                    WHERE customer_key = ANY($1::text[]) AND resolved_at IS NULL
                    GROUP BY customer_key) f USING (customer_key)
      ON CONFLICT (customer_key) DO UPDATE SET

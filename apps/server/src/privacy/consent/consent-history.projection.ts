@@ -112,9 +112,28 @@ const pairKey = (identifier: string, purpose: string) => `${identifier}\u0000${p
 export class ConsentHistoryProjection implements Projection {
   readonly name = 'consent_history';
   readonly version = 1;
-  readonly tables = ['read_models.consent_history'];
+  readonly tables: readonly string[];
+  private readonly table: string;
 
-  constructor(private readonly rules: CompiledRules) {}
+  constructor(
+    private readonly rules: CompiledRules,
+    schema = 'read_models',
+  ) {
+    this.table = `${schema}.consent_history`;
+    this.tables = [this.table];
+  }
+
+  /**
+   * The same projection over its table in another schema (a blue/green rebuild's). Only its own
+   * table moves because it reads no other: a statement's identifier comes from the event and the
+   * identity rules; read_models.customer_identifiers (owned by customer_profiles) is joined only
+   * by the API, when it reads, always live. Reading those live rows here would file a replay's
+   * old events under today's identity graph, so the rebuilt rows would depend on how far
+   * customer_profiles had got and could not equal what the live projector wrote.
+   */
+  inSchema(schema: string): ConsentHistoryProjection {
+    return new ConsentHistoryProjection(this.rules, schema);
+  }
 
   async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
     const candidates: Row[] = [];
@@ -154,7 +173,7 @@ export class ConsentHistoryProjection implements Projection {
     }
     if (rows.length === 0) return;
     await client.query(
-      `INSERT INTO read_models.consent_history
+      `INSERT INTO ${this.table}
          (event_id, purpose, identifier, stream_id, granted, source, event_type, category, occurred_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[],
                             $6::text[], $7::text[], $8::text[], $9::timestamptz[])
@@ -185,7 +204,7 @@ export class ConsentHistoryProjection implements Projection {
     }>(
       `SELECT DISTINCT ON (h.identifier, h.purpose)
               h.identifier, h.purpose, h.occurred_at, h.event_id, h.granted
-         FROM read_models.consent_history h
+         FROM ${this.table} h
          JOIN unnest($1::text[], $2::text[]) AS p(identifier, purpose)
            ON h.identifier = p.identifier AND h.purpose = p.purpose
         ORDER BY h.identifier, h.purpose, h.occurred_at DESC, h.event_id DESC`,

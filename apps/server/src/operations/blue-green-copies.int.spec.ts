@@ -1,0 +1,233 @@
+import type { RecordedEvent } from '@touchline/event-store';
+import { createPool, runMigrations } from '@touchline/platform';
+import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
+import type { Pool, PoolClient } from 'pg';
+import { customerProductsProjection } from '../cross-sell/customer-products.projection';
+import { crossSellMigrationSet } from '../cross-sell/cross-sell.migrations';
+import { serverMigrations } from '../migrations/server.migrations';
+import { consentHistoryProjectionFromEnv } from '../privacy/consent/consent-history.projection';
+import { consentMigrationSet } from '../privacy/consent/consent.migrations';
+import { profilesMigrationSet } from '../profiles/profiles.migrations';
+import type { Projection } from '../projector/projection';
+import { customerValueProjectionFromEnv } from '../value/customer-value.projection';
+import { compareWithLive, createEmptyCopies, NEXT_SCHEMA, tablesIn } from './shadow-tables';
+
+let position = 0n;
+function recorded(
+  type: string,
+  streamId: string,
+  data: Record<string, unknown>,
+  occurredAt = '2026-05-01T10:00:00.000Z',
+): RecordedEvent {
+  position += 1n;
+  return {
+    eventId: `ev-${String(position)}`,
+    type,
+    data,
+    schemaVersion: 1,
+    streamId,
+    streamVersion: 0,
+    globalPosition: position,
+    transactionId: 1n,
+    metadata: { channel: 'web', occurredAt },
+    recordedAt: new Date(occurredAt),
+  };
+}
+
+const order = (key: string, orderId: string, data: Record<string, unknown> = {}) =>
+  recorded('OrderCompleted', key, {
+    orderId,
+    currency: 'USD',
+    products: [{ productId: 'A', price: '40.00', quantity: 1 }],
+    ...data,
+  });
+const refund = (key: string, orderId: string, data: Record<string, unknown> = {}) =>
+  recorded('OrderRefunded', key, { orderId, currency: 'USD', ...data });
+const banner = (userId: string, analytics: boolean, occurredAt: string) =>
+  recorded(
+    'WebEventTracked',
+    `user:${userId}`,
+    {
+      userId,
+      event: 'Viewed',
+      context: { consent: { categoryPreferences: { Analytics: analytics } } },
+    },
+    occurredAt,
+  );
+
+/**
+ * Histories that take every path of each projection, including the ones that read back what an
+ * earlier batch wrote (a duplicate order, a refund settled later, a banner repeated).
+ */
+const cases: { projection: Projection; events: RecordedEvent[] }[] = [
+  {
+    projection: customerValueProjectionFromEnv({ TOUCHLINE_FX_RATES: 'EUR=1.08' }),
+    events: [
+      order('user:ada', 'o-1', { total: '100.00' }),
+      order('user:ada', 'o-1', { total: '100.00' }), // another event: duplicate-order
+      refund('user:ada', 'o-1', { total: '30.00' }),
+      refund('user:ada', 'o-1', { total: '100.00' }), // refund-exceeds-order
+      refund('user:bob', 'o-2', { total: '5.00' }), // refund-without-order, resolved next
+      order('user:bob', 'o-2', { total: '20.00' }),
+      order('user:bob', 'o-3', { currency: 'EUR', total: '10.00' }),
+      order('user:cy', 'o-4', { currency: 'XXX', total: '1.00' }), // unknown-currency
+      refund('user:cy', 'o-9'), // never ordered: stays flagged
+    ],
+  },
+  {
+    projection: customerProductsProjection,
+    events: [
+      order('user:ada', 'o-1', { products: [{ productId: 'A' }, { productId: 'B' }] }),
+      order('user:ada', 'o-1', { products: [{ productId: 'Z' }] }), // same order id: no lines
+      refund('user:ada', 'o-1', { products: [{ productId: 'B' }] }),
+      order('user:ada', 'o-2', { products: [{ productId: 'C', quantity: 2 }] }),
+      refund('user:ada', 'o-2', { products: [{ productId: 'C', quantity: 1 }] }),
+      refund('user:bob', 'o-3'), // the whole order, before it arrives
+      order('user:bob', 'o-3', { products: [{ productId: 'D' }] }),
+      order('user:bob', 'o-4', { products: [{ productId: 'E' }] }),
+    ],
+  },
+  {
+    projection: consentHistoryProjectionFromEnv({}),
+    events: [
+      banner('ada', true, '2026-05-01T09:00:00.000Z'),
+      banner('ada', true, '2026-05-01T09:05:00.000Z'), // no change: not recorded
+      banner('ada', false, '2026-05-01T09:10:00.000Z'),
+      banner('ada', true, '2026-05-01T08:00:00.000Z'), // late, older than the latest: recorded
+      recorded('ConsentChanged', 'user:ada', {
+        userId: 'ada',
+        purpose: 'email_marketing',
+        granted: true,
+        source: 'web-banner',
+      }),
+      banner('bob', false, '2026-05-01T09:00:00.000Z'),
+    ],
+  },
+];
+
+/** The client, recording the text of every statement sent through it. */
+function recording(client: PoolClient, statements: string[]): PoolClient {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (property !== 'query' || typeof value !== 'function') return value;
+      return (...args: unknown[]): unknown => {
+        const [text] = args;
+        statements.push(typeof text === 'string' ? text : JSON.stringify(text));
+        return Reflect.apply(value, target, args);
+      };
+    },
+  });
+}
+
+/**
+ * A blue/green rebuild's copy (`inSchema(read_models_next)`) of the projections that got one
+ * last: every statement it sends names its own tables only, and one event per batch (so every
+ * read of an earlier batch's rows happens) gives the rows the live projection gives.
+ */
+describe.each(testDatabaseTargets())('blue/green copies of the projections ($name)', (target) => {
+  let database: TestDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    database = await target.create();
+    pool = createPool(database.url);
+    await runMigrations(pool, { name: 'server', migrations: serverMigrations });
+    await runMigrations(pool, profilesMigrationSet);
+    await runMigrations(pool, crossSellMigrationSet);
+    await runMigrations(pool, consentMigrationSet);
+  }, 60_000);
+
+  afterAll(async () => {
+    await pool?.end();
+    await database?.drop();
+  });
+
+  const withClient = async <T>(work: (client: PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      return await work(client);
+    } finally {
+      client.release();
+    }
+  };
+  /** Apply the events one per transaction, as a projector with batches of one would. */
+  const applyOneByOne = async (
+    projection: Projection,
+    events: readonly RecordedEvent[],
+    wrap: (client: PoolClient) => PoolClient = (client) => client,
+  ) => {
+    for (const event of events) {
+      await withClient(async (client) => {
+        await client.query('BEGIN');
+        try {
+          await projection.apply(wrap(client), [event]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw error;
+        }
+      });
+    }
+  };
+  const rowCounts = async (tables: readonly string[]) => {
+    const counts: Record<string, number> = {};
+    for (const table of tables) {
+      const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+      counts[table] = rows[0]?.n ?? -1;
+    }
+    return counts;
+  };
+
+  it.each(cases.map((c) => [c.projection.name, c] as const))(
+    '%s: the copy writes and reads only its own schema, and equals the live rows',
+    async (_name, { projection, events }) => {
+      const tables = projection.tables ?? [];
+      const copy = projection.inSchema?.(NEXT_SCHEMA);
+      if (!copy) throw new Error(`${projection.name} has no inSchema`);
+      expect(copy.tables).toEqual(tablesIn(tables, NEXT_SCHEMA));
+      await withClient(async (client) => {
+        await client.query(`TRUNCATE ${tables.join(', ')}`);
+        await createEmptyCopies(client, tables, NEXT_SCHEMA);
+      });
+
+      // The copy first, while the live tables are empty: reading them would change its rows.
+      const statements: string[] = [];
+      await applyOneByOne(copy, events, (c) => recording(c, statements));
+      expect(statements.length).toBeGreaterThan(events.length);
+      expect(statements.filter((text) => /\bread_models\./.test(text))).toEqual([]);
+      const zero = Object.fromEntries(tables.map((table) => [table, 0]));
+      expect(await rowCounts(tables)).toEqual(zero);
+
+      await applyOneByOne(projection, events);
+      // Every table has rows, so the comparison below is not between empty tables.
+      const live = await rowCounts(tables);
+      for (const table of tables) expect(live[table]).toBeGreaterThan(0);
+      if (projection.name === 'customer_value') {
+        // resolved_at is the time the order was projected (now()), not the event's: the two runs
+        // differ there by construction. Both must have resolved the same flag.
+        const { rowCount } = await pool.query(
+          `UPDATE ${NEXT_SCHEMA}.value_flags n SET resolved_at = l.resolved_at
+             FROM read_models.value_flags l
+            WHERE (n.event_id, n.reason_code) = (l.event_id, l.reason_code)
+              AND n.resolved_at IS NOT NULL AND l.resolved_at IS NOT NULL`,
+        );
+        expect(rowCount).toBe(1);
+      }
+      const differences = await withClient((client) =>
+        compareWithLive(client, tables, NEXT_SCHEMA),
+      );
+      expect(differences).toEqual(
+        tables.map((table): unknown =>
+          expect.objectContaining({
+            table,
+            liveRows: live[table],
+            rebuiltRows: live[table],
+            onlyInLive: 0,
+            onlyInRebuilt: 0,
+          }),
+        ),
+      );
+    },
+  );
+});
