@@ -172,7 +172,8 @@ describeFullMode('customer erasure (crypto-shredding), PostgreSQL + Kafka', () =
     const tables = await sql.query<{ name: string }>(
       `SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) AS name
          FROM information_schema.tables
-        WHERE table_schema IN ('read_models', 'models', 'identity', 'projections', 'privacy')
+        WHERE table_schema IN ('read_models', 'models', 'identity', 'projections', 'privacy',
+                               'read_models_next', 'read_models_previous')
           AND table_type = 'BASE TABLE'`,
     );
     expect(tables.rows.length).toBeGreaterThan(20);
@@ -349,6 +350,28 @@ describeFullMode('customer erasure (crypto-shredding), PostgreSQL + Kafka', () =
     const keyBefore = await keyOf(adaBefore[0]!.key);
     expect(keyBefore).not.toBeNull();
     expect(JSON.stringify(openAll(adaBefore[0]!, keyBefore))).toContain(ada.userId);
+
+    // A blue/green rebuild keeps the replaced rows for rollback (read_models_previous): a copy
+    // that holds Ada too, and must go with her.
+    for (const name of ['customer_profiles', 'customer_activity']) {
+      const rebuild = await admin(`/v1/admin/projections/${name}/rebuild`, {
+        method: 'POST',
+        body: JSON.stringify({ strategy: 'blue-green' }),
+      });
+      expect(rebuild.status).toBeLessThan(300);
+      await eventually(async () => {
+        const current = (await (await admin(`/v1/admin/projections/${name}`)).json()) as {
+          rebuild: { status: string } | null;
+        };
+        return current.rebuild?.status === 'completed' ? true : undefined;
+      }, 120_000);
+    }
+    const kept = await sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM read_models_previous.customer_identifiers
+        WHERE customer_id = $1`,
+      [customerIds.ada],
+    );
+    expect(kept.rows[0]?.n).toBeGreaterThan(0);
 
     // The erasure.
     const erased = await admin(`/v1/admin/customers/${customerIds.ada}/erasure`, {

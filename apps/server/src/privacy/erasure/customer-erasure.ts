@@ -9,8 +9,11 @@ import {
   BY_CUSTOMER_ID,
   BY_CUSTOMER_KEY,
   BY_IDENTIFIER,
+  COPY_SCHEMAS,
   identifierOfStreamId,
+  READ_MODEL_SCHEMAS,
   streamIdsOf,
+  withCopies,
 } from './erasure-targets';
 
 /** The event type of the erasure record in the event store (no personal data in it). */
@@ -224,10 +227,12 @@ export class CustomerErasure {
     const existing = await this.existingTables(client);
     let deleted = 0;
     const run = async (table: string, where: string, parameter: unknown) => {
-      if (!existing.has(table)) return;
-      // Table names come from the constant lists in erasure-targets.ts, never from a request.
-      const result = await client.query(`DELETE FROM ${table} WHERE ${where}`, [parameter]);
-      deleted += result.rowCount ?? 0;
+      for (const copy of withCopies(table)) {
+        if (!existing.has(copy)) continue;
+        // Table names come from the constant lists in erasure-targets.ts, never from a request.
+        const result = await client.query(`DELETE FROM ${copy} WHERE ${where}`, [parameter]);
+        deleted += result.rowCount ?? 0;
+      }
     };
     for (const table of BY_CUSTOMER_KEY) {
       await run(table, 'customer_key = ANY($1::text[])', streamIds);
@@ -281,7 +286,8 @@ export class CustomerErasure {
   private async existingTables(client: PoolClient): Promise<Set<string>> {
     const { rows } = await client.query<{ name: string }>(
       `SELECT table_schema || '.' || table_name AS name FROM information_schema.tables
-        WHERE table_schema IN ('read_models', 'models', 'identity') AND table_type = 'BASE TABLE'`,
+        WHERE table_schema = ANY($1::text[]) AND table_type = 'BASE TABLE'`,
+      [[...READ_MODEL_SCHEMAS, ...COPY_SCHEMAS]],
     );
     return new Set(rows.map((row) => row.name));
   }

@@ -5,8 +5,24 @@
  * for the person's data and fails when one is missed.
  */
 
+import { NEXT_SCHEMA, PREVIOUS_SCHEMA } from '../../operations/shadow-tables';
+
 /** The schemas whose tables hold rows about customers. */
 export const READ_MODEL_SCHEMAS = ['read_models', 'models', 'identity'] as const;
+
+/**
+ * Where blue/green rebuilds keep copies of read_models tables under the same names: the version
+ * being built and the version kept for rollback. A copy holds the same people as its live table,
+ * so an erasure deletes from it too (docs/operations.md, "Blue/green rebuilds").
+ */
+export const COPY_SCHEMAS = [NEXT_SCHEMA, PREVIOUS_SCHEMA] as const;
+
+/** A read_models table and its blue/green copies, in that order. */
+export function withCopies(table: string): string[] {
+  if (!table.startsWith('read_models.')) return [table];
+  const name = table.slice('read_models.'.length);
+  return [table, ...COPY_SCHEMAS.map((schema) => `${schema}.${name}`)];
+}
 
 /** Tables keyed by the stream id events arrived with (`user:ada`, `email:ada@example.com`). */
 export const BY_CUSTOMER_KEY = [
