@@ -34,7 +34,7 @@ const PROFILE_TABLES = ['read_models.customer_profiles', 'read_models.customer_i
  * (round trip included); apply's time not spent waiting for one is JavaScript.
  */
 const STEPS = [
-  ['generation lock', /^SELECT generation FROM \S+identity_generation FOR UPDATE/],
+  ['generation lock', /^INSERT INTO \S+identity_generation AS g/],
   ['graph load (restart)', /^SELECT event_id, occurred_at, source, identifiers FROM/],
   ['revocations load (restart)', /^SELECT \S+ FROM identity\.revocations/],
   ['already applied? (event ids)', /^SELECT event_id FROM \S+identity_observations WHERE/],

@@ -11,6 +11,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import {
   applyBatchWithCheckpoint,
+  beginBatchWithCheckpoint,
   hasSegmentCheckpoints,
   loadCheckpoint,
   type Projector,
@@ -525,27 +526,54 @@ export class ProjectionRebuilder {
     const maxCount = projection.batchSize ?? this.batchSize;
     // The next page is read while the current one is applied (same pages, same order).
     let reading: Promise<ReadAllResult> | null = null;
-    while (compareCheckpoints(after, target) < 0) {
-      if (control.cancel) throw new RebuildCancelled();
-      const page: ReadAllResult = await (reading ?? this.store.readAll({ after, maxCount }));
-      reading =
-        page.events.length === maxCount
-          ? this.store.readAll({ after: page.checkpoint, maxCount })
-          : null;
-      reading?.catch(() => undefined);
-      const events = page.events.filter(
-        (e) =>
-          compareCheckpoints(
-            { transactionId: e.transactionId, position: e.globalPosition },
-            target,
-          ) <= 0,
-      );
-      const last = events[events.length - 1];
-      if (!last) break;
-      const checkpoint = { transactionId: last.transactionId, position: last.globalPosition };
-      await applyBatchWithCheckpoint(this.pool, projection, events, checkpoint);
-      progress.applied += events.length;
-      after = checkpoint;
+    // A projection that can (applyQueued) has one batch committing while the next is computed:
+    // at most two transactions open, and a batch counts as applied once committed.
+    let committing: { committed: Promise<void>; events: number } | null = null;
+    const settleCommitting = async (): Promise<void> => {
+      const batch = committing;
+      committing = null;
+      if (!batch) return;
+      await batch.committed;
+      progress.applied += batch.events;
+    };
+    try {
+      while (compareCheckpoints(after, target) < 0) {
+        if (control.cancel) throw new RebuildCancelled();
+        const page: ReadAllResult = await (reading ?? this.store.readAll({ after, maxCount }));
+        reading =
+          page.events.length === maxCount
+            ? this.store.readAll({ after: page.checkpoint, maxCount })
+            : null;
+        reading?.catch(() => undefined);
+        const events = page.events.filter(
+          (e) =>
+            compareCheckpoints(
+              { transactionId: e.transactionId, position: e.globalPosition },
+              target,
+            ) <= 0,
+        );
+        const last = events[events.length - 1];
+        if (!last) break;
+        const checkpoint = { transactionId: last.transactionId, position: last.globalPosition };
+        const { locked, committed } = await beginBatchWithCheckpoint(
+          this.pool,
+          projection,
+          events,
+          checkpoint,
+        );
+        // The batch before this one: committed (or failed) before a third is begun.
+        await settleCommitting();
+        committing = { committed, events: events.length };
+        // And this one ahead of the next in the queue for the lock that orders them.
+        await locked;
+        after = checkpoint;
+      }
+      await settleCommitting();
+    } catch (error) {
+      // Stopping (cancelled or failed): the batch in flight ends either way before we return,
+      // so the checkpoint is where the last committed batch left it.
+      await settleCommitting().catch(() => undefined);
+      throw error;
     }
     return after;
   }

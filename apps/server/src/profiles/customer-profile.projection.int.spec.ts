@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import type { Pool } from 'pg';
 import { serverMigrations } from '../migrations/server.migrations';
 import { catchingUp } from '../projector/projection';
-import { applyBatchWithCheckpoint } from '../projector/projector';
+import { applyBatchWithCheckpoint, beginBatchWithCheckpoint } from '../projector/projector';
 import { parseFxTable } from '../value/domain/fx';
 import { CustomerProfileProjection } from './customer-profile.projection';
 import { profilesMigrationSet } from './profiles.migrations';
@@ -109,24 +109,44 @@ async function reset(
   await pool.query('DELETE FROM projections.checkpoints WHERE projection = $1', [projection.name]);
 }
 
+const checkpointOf = (event: RecordedEvent) => ({
+  transactionId: event.transactionId,
+  position: event.globalPosition,
+});
+
+/**
+ * `live`: batch after batch as the projector applies them. `catching-up`: as a rebuild applies
+ * them (catchingUp): profiles deferred to the next plain apply. `overlapped`: the same, each
+ * batch begun while the one before commits, as the rebuilder replays (projection-rebuilder.ts).
+ */
 async function project(
   pool: Pool,
   projection: CustomerProfileProjection,
   events: readonly RecordedEvent[],
   batchSize: number,
-  mode: 'live' | 'catching-up' = 'live',
+  mode: 'live' | 'catching-up' | 'overlapped' = 'live',
 ): Promise<void> {
-  // As a rebuild applies it (catchingUp): profiles deferred to the next plain apply.
   const applying = mode === 'live' ? projection : catchingUp(projection);
+  let committing: Promise<void> | null = null;
   for (let i = 0; i < events.length; i += batchSize) {
     const batch = events.slice(i, i + batchSize);
     const last = batch[batch.length - 1];
     if (last === undefined) continue;
-    await applyBatchWithCheckpoint(pool, applying, batch, {
-      transactionId: last.transactionId,
-      position: last.globalPosition,
-    });
+    if (mode !== 'overlapped') {
+      await applyBatchWithCheckpoint(pool, applying, batch, checkpointOf(last));
+      continue;
+    }
+    const { locked, committed } = await beginBatchWithCheckpoint(
+      pool,
+      applying,
+      batch,
+      checkpointOf(last),
+    );
+    await committing;
+    committing = committed;
+    await locked;
   }
+  await committing;
 }
 
 /** A small world: visitors who browse, some identify, get emails, call and buy. */
@@ -280,8 +300,8 @@ describe.each(testDatabaseTargets())('customer profile projection ($name)', (tar
         fc.boolean(),
         fc.subarray(events, { maxLength: 8 }),
         fc.integer({ min: 1, max: 10 }),
-        fc.boolean(),
-        async (ordered, batchSize, restartHalfway, repeated, pipelineChunk, rebuildFirst) => {
+        fc.constantFrom('live' as const, 'catching-up' as const, 'overlapped' as const),
+        async (ordered, batchSize, restartHalfway, repeated, pipelineChunk, firstHalf) => {
           // Redelivered events, in the same batch as their first copy or much later.
           const shuffled = [...ordered];
           for (const [i, event] of repeated.entries()) {
@@ -290,15 +310,9 @@ describe.each(testDatabaseTargets())('customer profile projection ($name)', (tar
           let projection = newProjection(pipelineChunk);
           await reset(pool, projection);
           const half = Math.floor(shuffled.length / 2);
-          // The first half as a rebuild applies it (profiles deferred), or as the live projector.
-          await project(
-            pool,
-            projection,
-            shuffled.slice(0, half),
-            batchSize,
-            rebuildFirst ? 'catching-up' : 'live',
-          );
-          if (rebuildFirst) {
+          // The first half as the live projector or a rebuild applies it (profiles deferred).
+          await project(pool, projection, shuffled.slice(0, half), batchSize, firstHalf);
+          if (firstHalf !== 'live') {
             const pending = await pool.query('SELECT 1 FROM read_models.profile_recompute_pending');
             expect(pending.rowCount).toBeGreaterThan(0);
           }
@@ -481,6 +495,52 @@ describe.each(testDatabaseTargets())('customer profile projection ($name)', (tar
       },
     });
   });
+
+  it('rolls a queued batch back when the batch before it failed, then carries on from the tables', async () => {
+    const events = world();
+    const baseline = newProjection();
+    await reset(pool, baseline);
+    await project(pool, baseline, events, events.length);
+    const expected = await dump(pool);
+
+    // The instance served live first: a rebuild empties the tables under its graph.
+    const projection = newProjection(3);
+    await reset(pool, projection);
+    await project(pool, projection, events, 5);
+    await reset(pool, projection);
+    const replaying = catchingUp(projection);
+    const first = events.slice(0, 10);
+    const second = events.slice(10, 20);
+    // A checkpoint the table refuses (bigint out of range) fails the first batch at its commit,
+    // after its writes ran; the second was computed on the graph the first left.
+    const failing = await beginBatchWithCheckpoint(pool, replaying, first, {
+      transactionId: 1n,
+      position: 2n ** 63n,
+    });
+    const queued = await beginBatchWithCheckpoint(
+      pool,
+      replaying,
+      second,
+      checkpointOf(second[second.length - 1] as RecordedEvent),
+    );
+    await expect(failing.committed).rejects.toThrow(/out of range/);
+    await expect(queued.committed).rejects.toThrow(/generation 0, not 1/);
+    for (const table of ['identity_observations', 'customer_touchpoints', 'identifier_facts']) {
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM read_models.${table}`,
+      );
+      expect(rows[0]?.n).toBe(0);
+    }
+    // The same instance replays everything: its graph comes back from the tables.
+    await project(pool, projection, events, 7, 'overlapped');
+    await applyBatchWithCheckpoint(
+      pool,
+      projection,
+      [],
+      checkpointOf(events[events.length - 1] as RecordedEvent),
+    );
+    expect(await dump(pool)).toEqual(expected);
+  }, 60_000);
 
   it('reloads its graph when another writer moved the tables on', async () => {
     const events = world();

@@ -248,6 +248,8 @@ export class CustomerProfileProjection implements Projection {
   private graph: IdentityGraph | null = null;
   /** The generation the in-memory graph matches; null while unknown (not loaded, or a failed batch). */
   private generation: bigint | null = null;
+  /** The graph is a queued batch's, still being written: the next queued batch may build on it. */
+  private queuedAhead = false;
 
   /**
    * @param schema where the tables are: `read_models` when serving; `pg_temp` for a profile
@@ -279,7 +281,9 @@ export class CustomerProfileProjection implements Projection {
   }
 
   async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
-    await this.applyBatch(client, events, false);
+    await (
+      await this.applyBatch(client, events, false, false)
+    ).written;
   }
 
   /**
@@ -289,17 +293,55 @@ export class CustomerProfileProjection implements Projection {
    * apply (an empty batch will do) and then holds exactly the rows the live projector writes.
    */
   async applyCatchingUp(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
-    await this.applyBatch(client, events, true);
+    await (
+      await this.applyBatch(client, events, true, false)
+    ).written;
+  }
+
+  /**
+   * applyCatchingUp for a replay that overlaps its batches (Projection.applyCatchingUpQueued):
+   * resolves once the batch's JavaScript is done and its writes are queued on `client`, with
+   * `written` settling when PostgreSQL has run them. The next batch may start meanwhile, on
+   * another connection: it computes on the graph this one left, and its writes wait for this
+   * one's commit on the generation row (below).
+   */
+  async applyCatchingUpQueued(
+    client: PoolClient,
+    events: readonly RecordedEvent[],
+  ): Promise<{ locked: Promise<void>; written: Promise<void> }> {
+    return this.applyBatch(client, events, true, true);
   }
 
   private async applyBatch(
     client: PoolClient,
     events: readonly RecordedEvent[],
     deferProfiles: boolean,
-  ): Promise<void> {
-    const generation = await this.lockGeneration(client);
-    let graph =
-      this.graph !== null && this.generation === generation ? this.graph : await this.load(client);
+    queued: boolean,
+  ): Promise<{ locked: Promise<void>; written: Promise<void> }> {
+    // The generation row is locked first, so every write of this batch runs after the batch
+    // before it committed. A queued batch does not wait for the lock to compute: it assumes the
+    // tables will be at the generation its graph is at (the previous batch's, still committing),
+    // and checks once the lock is granted; a mismatch (that batch rolled back, or another writer)
+    // fails this one, and its transaction is rolled back with whatever it wrote.
+    const locking = this.lockGeneration(client);
+    // Only right after a queued batch of the same replay: its graph is the one this batch's
+    // writes will follow. Anything else (the live projector's graph before a rebuild emptied the
+    // tables, say) is checked against the tables first, as a live batch does.
+    const assumed = queued && this.queuedAhead && this.graph !== null ? this.generation : null;
+    this.queuedAhead = false;
+    let graph: IdentityGraph;
+    let generation: bigint;
+    if (assumed !== null && this.graph !== null) {
+      locking.catch(() => undefined);
+      graph = this.graph;
+      generation = assumed;
+    } else {
+      generation = await locking;
+      graph =
+        this.graph !== null && this.generation === generation
+          ? this.graph
+          : await this.load(client);
+    }
     // Unknown until this batch is through: a failure halfway leaves a graph ahead of the tables.
     this.graph = null;
     this.generation = null;
@@ -369,13 +411,48 @@ export class CustomerProfileProjection implements Projection {
     } catch (error) {
       computing = { error };
     }
-    // Every chunk sent is settled before the caller rolls back or commits.
-    const outcomes = await Promise.allSettled(writes);
-    if (computing !== null) throw computing.error;
-    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (failed) throw failed.reason;
-    this.graph = graph;
+    const settle = async (): Promise<void> => {
+      // Every chunk sent is settled before the caller rolls back or commits.
+      const outcomes = await Promise.allSettled(writes);
+      if (computing !== null) throw computing.error;
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (assumed !== null) {
+        const locked = await locking;
+        if (locked !== assumed) {
+          throw new Error(
+            `The profile tables are at generation ${locked}, not ${assumed} as this batch assumed (the batch before it failed, or another process wrote): rolled back`,
+          );
+        }
+      }
+    };
+    if (!queued || computing !== null) {
+      await settle();
+      this.graph = graph;
+      this.generation = generation + 1n;
+      return { locked: Promise.resolve(), written: Promise.resolve() };
+    }
+    // Queued: the next batch starts from this graph now; if these writes fail, it finds out
+    // through the generation, and the graph is reloaded from the tables after.
+    const computed = graph;
+    this.graph = computed;
     this.generation = generation + 1n;
+    this.queuedAhead = true;
+    const written = settle().catch((error: unknown) => {
+      if (this.graph === computed) {
+        this.graph = null;
+        this.generation = null;
+        this.queuedAhead = false;
+      }
+      throw error;
+    });
+    written.catch(() => undefined);
+    // Its failure, if any, is the batch's: written reports it.
+    const locked = locking.then(
+      () => undefined,
+      () => undefined,
+    );
+    return { locked, written };
   }
 
   /**
@@ -497,12 +574,19 @@ export class CustomerProfileProjection implements Projection {
     // Whatever graph this instance held is behind the tables now.
     this.graph = null;
     this.generation = null;
+    this.queuedAhead = false;
     return { revocation: step.revocation, applied: true, moved, customers: recomputed };
   }
 
+  /**
+   * Locks the generation row until the transaction ends, creating it when the tables are empty
+   * (a SELECT ... FOR UPDATE of no row would lock nothing, and two batches could interleave).
+   */
   private async lockGeneration(client: PoolClient): Promise<bigint> {
     const stored = await client.query<{ generation: string }>(
-      `SELECT generation FROM ${this.schema}.identity_generation FOR UPDATE`,
+      `INSERT INTO ${this.schema}.identity_generation AS g (singleton, generation) VALUES (true, 0)
+       ON CONFLICT (singleton) DO UPDATE SET generation = g.generation
+       RETURNING generation`,
     );
     return BigInt(stored.rows[0]?.generation ?? '0');
   }

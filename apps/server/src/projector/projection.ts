@@ -36,17 +36,37 @@ export interface Projection {
    * with an `apply` of no events, so its rows equal what the live projector writes.
    */
   applyCatchingUp?(client: PoolClient, events: readonly RecordedEvent[]): Promise<void>;
+  /**
+   * Optional, for a replay that overlaps its batches: applyCatchingUp, resolving once the
+   * batch's JavaScript is done and its writes are queued on `client`: `locked` settles when the
+   * batch holds what serializes it with the next one, `written` when PostgreSQL has run its
+   * writes. The replay computes the next batch, in another transaction, once this one is locked,
+   * while it is written and committed; the projection must make that next batch's writes wait
+   * for this commit and fail if it did not happen (the profile projection does both with its
+   * generation row).
+   */
+  applyCatchingUpQueued?(
+    client: PoolClient,
+    events: readonly RecordedEvent[],
+  ): Promise<{ locked: Promise<void>; written: Promise<void> }>;
+  /** applyCatchingUpQueued as a replay applies it (set by `catchingUp`). */
+  applyQueued?(
+    client: PoolClient,
+    events: readonly RecordedEvent[],
+  ): Promise<{ locked: Promise<void>; written: Promise<void> }>;
 }
 
 /** The projection as a rebuild applies it: through applyCatchingUp where it has one. */
 export function catchingUp(projection: Projection): Projection {
   const applyCatchingUp = projection.applyCatchingUp?.bind(projection);
   if (!applyCatchingUp) return projection;
+  const applyQueued = projection.applyCatchingUpQueued?.bind(projection);
   return {
     name: projection.name,
     version: projection.version,
     tables: projection.tables,
     batchSize: projection.batchSize,
     apply: applyCatchingUp,
+    ...(applyQueued ? { applyQueued } : {}),
   };
 }

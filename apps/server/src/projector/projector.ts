@@ -115,31 +115,68 @@ export async function applyBatchWithCheckpoint(
   events: readonly RecordedEvent[],
   checkpoint: GlobalCheckpoint,
 ): Promise<void> {
+  await (
+    await beginBatchWithCheckpoint(pool, projection, events, checkpoint)
+  ).committed;
+}
+
+/**
+ * applyBatchWithCheckpoint in two steps, for a replay that overlaps its batches: resolves once
+ * the batch is handed over, with `locked` settling when it holds what orders it before the next
+ * batch (begin that one only after) and `committed` when its transaction has. Only a projection
+ * with `applyQueued` hands over before its writes are done (see Projection); for any other,
+ * both are settled when this resolves, so batches never overlap.
+ */
+export async function beginBatchWithCheckpoint(
+  pool: Pool,
+  projection: Projection,
+  events: readonly RecordedEvent[],
+  checkpoint: GlobalCheckpoint,
+): Promise<{ locked: Promise<void>; committed: Promise<void> }> {
   const client = await pool.connect();
+  const commit = async (written: Promise<void>): Promise<void> => {
+    try {
+      await written;
+      await client.query(
+        `INSERT INTO projections.checkpoints (projection, version, transaction_id, position, updated_at)
+         VALUES ($1, $2, $3, $4, now())
+         ON CONFLICT (projection) DO UPDATE SET transaction_id = excluded.transaction_id,
+           position = excluded.position, updated_at = excluded.updated_at`,
+        [
+          projection.name,
+          projection.version,
+          checkpoint.transactionId.toString(),
+          checkpoint.position.toString(),
+        ],
+      );
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
+  let written: Promise<void>;
+  let locked: Promise<void> = Promise.resolve();
   try {
     // JIT compiling pays off for long analytic queries, never for a projector's short batch
     // statements; on fresh tables without statistics it cost most of each batch (benchmarks.md).
     await client.query('BEGIN; SET LOCAL jit = off');
-    await projection.apply(client, events);
-    await client.query(
-      `INSERT INTO projections.checkpoints (projection, version, transaction_id, position, updated_at)
-       VALUES ($1, $2, $3, $4, now())
-       ON CONFLICT (projection) DO UPDATE SET transaction_id = excluded.transaction_id,
-         position = excluded.position, updated_at = excluded.updated_at`,
-      [
-        projection.name,
-        projection.version,
-        checkpoint.transactionId.toString(),
-        checkpoint.position.toString(),
-      ],
-    );
-    await client.query('COMMIT');
+    if (projection.applyQueued) {
+      ({ locked, written } = await projection.applyQueued(client, events));
+    } else {
+      written = projection.apply(client, events);
+    }
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
     client.release();
+    throw error;
   }
+  const committed = commit(written);
+  if (!projection.applyQueued) await committed;
+  committed.catch(() => undefined);
+  return { locked, committed };
 }
 
 /** The advisory lock that makes one session the only writer of a projection. */
