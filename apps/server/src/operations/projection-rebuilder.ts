@@ -529,13 +529,6 @@ export class ProjectionRebuilder {
     // A projection that can (applyQueued) has one batch committing while the next is computed:
     // at most two transactions open, and a batch counts as applied once committed.
     let committing: { committed: Promise<void>; events: number } | null = null;
-    const settleCommitting = async (): Promise<void> => {
-      const batch = committing;
-      committing = null;
-      if (!batch) return;
-      await batch.committed;
-      progress.applied += batch.events;
-    };
     try {
       while (compareCheckpoints(after, target) < 0) {
         if (control.cancel) throw new RebuildCancelled();
@@ -555,24 +548,35 @@ export class ProjectionRebuilder {
         const last = events[events.length - 1];
         if (!last) break;
         const checkpoint = { transactionId: last.transactionId, position: last.globalPosition };
+        const previous: { committed: Promise<void>; events: number } | null = committing;
+        // Commits only after the batch before it did (it rolls back if that one failed).
         const { locked, committed } = await beginBatchWithCheckpoint(
           this.pool,
           projection,
           events,
           checkpoint,
+          previous?.committed,
         );
-        // The batch before this one: committed (or failed) before a third is begun.
-        await settleCommitting();
         committing = { committed, events: events.length };
-        // And this one ahead of the next in the queue for the lock that orders them.
+        if (previous) {
+          await previous.committed;
+          progress.applied += previous.events;
+        }
+        // This one is ahead of the next in the queue for the lock that orders them.
         await locked;
         after = checkpoint;
       }
-      await settleCommitting();
+      const lastBatch: { committed: Promise<void>; events: number } | null = committing;
+      committing = null;
+      if (lastBatch) {
+        await lastBatch.committed;
+        progress.applied += lastBatch.events;
+      }
     } catch (error) {
       // Stopping (cancelled or failed): the batch in flight ends either way before we return,
       // so the checkpoint is where the last committed batch left it.
-      await settleCommitting().catch(() => undefined);
+      const inFlight: { committed: Promise<void>; events: number } | null = committing;
+      if (inFlight) await inFlight.committed.catch(() => undefined);
       throw error;
     }
     return after;

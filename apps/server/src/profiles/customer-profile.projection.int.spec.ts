@@ -136,14 +136,16 @@ async function project(
       await applyBatchWithCheckpoint(pool, applying, batch, checkpointOf(last));
       continue;
     }
+    const previous = committing;
     const { locked, committed } = await beginBatchWithCheckpoint(
       pool,
       applying,
       batch,
       checkpointOf(last),
+      previous ?? undefined,
     );
-    await committing;
     committing = committed;
+    await previous;
     await locked;
   }
   await committing;
@@ -522,6 +524,7 @@ describe.each(testDatabaseTargets())('customer profile projection ($name)', (tar
       replaying,
       second,
       checkpointOf(second[second.length - 1] as RecordedEvent),
+      failing.committed,
     );
     await expect(failing.committed).rejects.toThrow(/out of range/);
     await expect(queued.committed).rejects.toThrow(/generation 0, not 1/);
@@ -531,6 +534,19 @@ describe.each(testDatabaseTargets())('customer profile projection ($name)', (tar
       );
       expect(rows[0]?.n).toBe(0);
     }
+    // A batch whose predecessor failed never commits, whatever its own writes did.
+    const predecessor = Promise.reject(new Error('the batch before failed'));
+    predecessor.catch(() => undefined);
+    const orphan = await beginBatchWithCheckpoint(
+      pool,
+      catchingUp(newProjection()),
+      first,
+      checkpointOf(first[first.length - 1] as RecordedEvent),
+      predecessor,
+    );
+    await expect(orphan.committed).rejects.toThrow('the batch before failed');
+    const observed = await pool.query('SELECT 1 FROM read_models.identity_observations');
+    expect(observed.rowCount).toBe(0);
     // The same instance replays everything: its graph comes back from the tables.
     await project(pool, projection, events, 7, 'overlapped');
     await applyBatchWithCheckpoint(

@@ -399,7 +399,13 @@ export class CustomerProfileProjection implements Projection {
           generation: last ? generation + 1n : null,
         });
         // One statement at a time on the connection: each chunk's after the one before.
-        const previous = writes[writes.length - 1] ?? Promise.resolve();
+        // The first after the generation lock, which a queued batch sent without waiting.
+        const previous =
+          writes[writes.length - 1] ??
+          locking.then(
+            () => undefined,
+            () => undefined,
+          );
         const write = previous.then(() => this.writeBatch(client, parameters));
         // Awaited below, all of them; never an unhandled rejection meanwhile.
         write.catch(() => undefined);
@@ -415,10 +421,11 @@ export class CustomerProfileProjection implements Projection {
       // Every chunk sent is settled before the caller rolls back or commits.
       const outcomes = await Promise.allSettled(writes);
       if (computing !== null) throw computing.error;
+      // A failed lock is the cause of whatever failed after it.
+      const locked = await locking;
       const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
       if (failed) throw failed.reason;
       if (assumed !== null) {
-        const locked = await locking;
         if (locked !== assumed) {
           throw new Error(
             `The profile tables are at generation ${locked}, not ${assumed} as this batch assumed (the batch before it failed, or another process wrote): rolled back`,

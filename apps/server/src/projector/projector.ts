@@ -123,20 +123,23 @@ export async function applyBatchWithCheckpoint(
 /**
  * applyBatchWithCheckpoint in two steps, for a replay that overlaps its batches: resolves once
  * the batch is handed over, with `locked` settling when it holds what orders it before the next
- * batch (begin that one only after) and `committed` when its transaction has. Only a projection
- * with `applyQueued` hands over before its writes are done (see Projection); for any other,
- * both are settled when this resolves, so batches never overlap.
+ * batch (begin that one only after) and `committed` when its transaction has. `after`: the
+ * commit of the batch before, which this one waits for and rolls back without, so a batch never
+ * commits over a gap. Only a projection with `applyQueued` hands over before its writes are done
+ * (see Projection); for any other, both are settled when this resolves, so batches never overlap.
  */
 export async function beginBatchWithCheckpoint(
   pool: Pool,
   projection: Projection,
   events: readonly RecordedEvent[],
   checkpoint: GlobalCheckpoint,
+  after: Promise<void> = Promise.resolve(),
 ): Promise<{ locked: Promise<void>; committed: Promise<void> }> {
   const client = await pool.connect();
   const commit = async (written: Promise<void>): Promise<void> => {
     try {
       await written;
+      await after;
       await client.query(
         `INSERT INTO projections.checkpoints (projection, version, transaction_id, position, updated_at)
          VALUES ($1, $2, $3, $4, now())
