@@ -114,6 +114,12 @@ interface RebuildRow {
 const TABLE_NAME = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** A replayed batch handed over and committing: counted as applied once committed. */
+interface InFlightBatch {
+  committed: Promise<void>;
+  events: number;
+}
+
 class RebuildCancelled extends Error {}
 
 class LockTimeout extends Error {
@@ -528,7 +534,7 @@ export class ProjectionRebuilder {
     let reading: Promise<ReadAllResult> | null = null;
     // A projection that can (applyQueued) has one batch committing while the next is computed:
     // at most two transactions open, and a batch counts as applied once committed.
-    let committing: { committed: Promise<void>; events: number } | null = null;
+    let committing: InFlightBatch | null = null;
     try {
       while (compareCheckpoints(after, target) < 0) {
         if (control.cancel) throw new RebuildCancelled();
@@ -548,7 +554,7 @@ export class ProjectionRebuilder {
         const last = events[events.length - 1];
         if (!last) break;
         const checkpoint = { transactionId: last.transactionId, position: last.globalPosition };
-        const previous: { committed: Promise<void>; events: number } | null = committing;
+        const previous: InFlightBatch | null = committing;
         // Commits only after the batch before it did (it rolls back if that one failed).
         const { locked, committed } = await beginBatchWithCheckpoint(
           this.pool,
@@ -566,7 +572,7 @@ export class ProjectionRebuilder {
         await locked;
         after = checkpoint;
       }
-      const lastBatch: { committed: Promise<void>; events: number } | null = committing;
+      const lastBatch: InFlightBatch | null = committing;
       committing = null;
       if (lastBatch) {
         await lastBatch.committed;
@@ -575,7 +581,7 @@ export class ProjectionRebuilder {
     } catch (error) {
       // Stopping (cancelled or failed): the batch in flight ends either way before we return,
       // so the checkpoint is where the last committed batch left it.
-      const inFlight: { committed: Promise<void>; events: number } | null = committing;
+      const inFlight: InFlightBatch | null = committing;
       if (inFlight) await inFlight.committed.catch(() => undefined);
       throw error;
     }

@@ -324,16 +324,21 @@ export class CustomerProfileProjection implements Projection {
     // and checks once the lock is granted; a mismatch (that batch rolled back, or another writer)
     // fails this one, and its transaction is rolled back with whatever it wrote.
     const locking = this.lockGeneration(client);
+    // Settled either way (a failed lock is reported by `written`): what the writes wait for.
+    const lockSettled = locking.then(
+      () => undefined,
+      () => undefined,
+    );
     // Only right after a queued batch of the same replay: its graph is the one this batch's
     // writes will follow. Anything else (the live projector's graph before a rebuild emptied the
     // tables, say) is checked against the tables first, as a live batch does.
-    const assumed = queued && this.queuedAhead && this.graph !== null ? this.generation : null;
+    const ahead = queued && this.queuedAhead ? this.graph : null;
+    const assumed = ahead !== null ? this.generation : null;
     this.queuedAhead = false;
     let graph: IdentityGraph;
     let generation: bigint;
-    if (assumed !== null && this.graph !== null) {
-      locking.catch(() => undefined);
-      graph = this.graph;
+    if (ahead !== null && assumed !== null) {
+      graph = ahead;
       generation = assumed;
     } else {
       generation = await locking;
@@ -400,12 +405,7 @@ export class CustomerProfileProjection implements Projection {
         });
         // One statement at a time on the connection: each chunk's after the one before.
         // The first after the generation lock, which a queued batch sent without waiting.
-        const previous =
-          writes[writes.length - 1] ??
-          locking.then(
-            () => undefined,
-            () => undefined,
-          );
+        const previous = writes[writes.length - 1] ?? lockSettled;
         const write = previous.then(() => this.writeBatch(client, parameters));
         // Awaited below, all of them; never an unhandled rejection meanwhile.
         write.catch(() => undefined);
@@ -425,12 +425,10 @@ export class CustomerProfileProjection implements Projection {
       const locked = await locking;
       const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
       if (failed) throw failed.reason;
-      if (assumed !== null) {
-        if (locked !== assumed) {
-          throw new Error(
-            `The profile tables are at generation ${locked}, not ${assumed} as this batch assumed (the batch before it failed, or another process wrote): rolled back`,
-          );
-        }
+      if (assumed !== null && locked !== assumed) {
+        throw new Error(
+          `The profile tables are at generation ${locked}, not ${assumed} as this batch assumed (the batch before it failed, or another process wrote): rolled back`,
+        );
       }
     };
     if (!queued || computing !== null) {
@@ -454,12 +452,7 @@ export class CustomerProfileProjection implements Projection {
       throw error;
     });
     written.catch(() => undefined);
-    // Its failure, if any, is the batch's: written reports it.
-    const locked = locking.then(
-      () => undefined,
-      () => undefined,
-    );
-    return { locked, written };
+    return { locked: lockSettled, written };
   }
 
   /**
