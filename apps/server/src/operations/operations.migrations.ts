@@ -96,5 +96,15 @@ export const operationsMigrationSet: MigrationSet = {
         );
       `,
     },
+    {
+      version: 4,
+      name: 'indexes a rebuild builds after its replay',
+      sql: `
+        -- The indexes an in-place rebuild dropped after emptying the tables, with what builds
+        -- each again; null once they are back. Kept here so that a rebuild whose process died
+        -- has them rebuilt by the next one that looks (docs/operations.md).
+        ALTER TABLE projections.rebuilds ADD COLUMN set_aside_indexes jsonb;
+      `,
+    },
   ],
 };

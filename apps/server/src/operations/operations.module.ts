@@ -102,6 +102,9 @@ export class OperationsModule
   async onApplicationBootstrap(): Promise<void> {
     if (!this.runtime.config.roles.has('projector')) return;
     const { rebuilder } = this.operations;
+    // A rebuild this or another process left unfinished (it died): its row says so, and any
+    // index it set aside is built again now rather than at the next rebuild.
+    await rebuilder.recoverInterrupted(this.operations.catalog.all.map((p) => p.name));
     for (const projection of this.operations.catalog.all) {
       if (!projection.inSchema) continue;
       const { builtVersion } = await this.operations.get(projection.name);

@@ -31,6 +31,7 @@ import {
   tablesIn,
 } from './shadow-tables';
 import { REBUILD_HEARTBEAT_TIMEOUT_SECONDS } from './rebuild-control';
+import { restoreIndexes, type SetAsideIndex, setAsideIndexes } from './replay-indexes';
 
 export type RebuildStatus = 'running' | 'completed' | 'cancelled' | 'failed' | 'interrupted';
 /**
@@ -427,6 +428,40 @@ export class ProjectionRebuilder {
           AND heartbeat_at < now() - make_interval(secs => $2)`,
       [projection, REBUILD_HEARTBEAT_TIMEOUT_SECONDS],
     );
+    // A rebuild whose process died between dropping indexes and building them again.
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM projections.rebuilds
+        WHERE projection = $1 AND status <> 'running' AND set_aside_indexes IS NOT NULL`,
+      [projection],
+    );
+    for (const { id } of rows) await this.restoreSetAsideIndexes(id);
+  }
+
+  /**
+   * Every projection's interrupted rebuilds marked so, and the indexes they set aside built
+   * again: what a process does on start, so the live tables do not wait for the next rebuild.
+   */
+  async recoverInterrupted(projections: readonly string[]): Promise<void> {
+    for (const projection of projections) await this.markInterrupted(projection);
+  }
+
+  /**
+   * Build again the indexes rebuild `id` set aside, once: the row is locked meanwhile, and
+   * another process that gets to it after finds nothing left to do.
+   */
+  private async restoreSetAsideIndexes(id: string): Promise<void> {
+    await this.inTransaction(async (client) => {
+      const { rows } = await client.query<{ set_aside_indexes: SetAsideIndex[] | null }>(
+        'SELECT set_aside_indexes FROM projections.rebuilds WHERE id = $1 FOR UPDATE',
+        [id],
+      );
+      const indexes = rows[0]?.set_aside_indexes ?? null;
+      if (indexes === null) return;
+      await restoreIndexes(client, indexes);
+      await client.query('UPDATE projections.rebuilds SET set_aside_indexes = NULL WHERE id = $1', [
+        id,
+      ]);
+    });
   }
 
   private async run(
@@ -461,25 +496,37 @@ export class ProjectionRebuilder {
     let outcome: { status: RebuildStatus; code: string | null; message: string | null };
     try {
       log.info({ mode, target: formatCheckpoint(target) }, 'projection rebuild started');
-      if (mode === 'rebuild' || mode === 'resume') {
-        await takeOver();
-        if (mode === 'rebuild') await this.empty(id, projection, tables);
-        else await this.markStarted(id);
-        const from = mode === 'rebuild' ? START : await loadCheckpoint(this.pool, projection);
-        const at = await this.replay(catchingUp(projection), from, target, control, progress);
-        // What the replay deferred (profile recomputes) one plain apply completes.
-        if (projection.applyCatchingUp && progress.applied > 0)
-          await applyBatchWithCheckpoint(this.pool, projection, [], at);
-      } else if (mode === 'reset') {
-        await takeOver();
-        await this.empty(id, projection, tables);
-      } else if (mode === 'rollback') {
-        await this.markStarted(id);
-        await takeOver();
-        await this.switchBack(projection, tables);
-      } else {
-        await this.buildBeside(id, projection, tables, mode, target, control, progress, takeOver);
+      let failure: { error: unknown } | null = null;
+      try {
+        if (mode === 'rebuild' || mode === 'resume') {
+          await takeOver();
+          if (mode === 'rebuild') await this.empty(id, projection, tables, 'set indexes aside');
+          else await this.markStarted(id);
+          const from = mode === 'rebuild' ? START : await loadCheckpoint(this.pool, projection);
+          const at = await this.replay(catchingUp(projection), from, target, control, progress);
+          // What the replay deferred (profile recomputes) one plain apply completes.
+          if (projection.applyCatchingUp && progress.applied > 0)
+            await applyBatchWithCheckpoint(this.pool, projection, [], at);
+        } else if (mode === 'reset') {
+          await takeOver();
+          await this.empty(id, projection, tables, 'keep indexes');
+        } else if (mode === 'rollback') {
+          await this.markStarted(id);
+          await takeOver();
+          await this.switchBack(projection, tables);
+        } else {
+          await this.buildBeside(id, projection, tables, mode, target, control, progress, takeOver);
+        }
+      } catch (error) {
+        failure = { error };
       }
+      // Whatever the outcome, the tables get their indexes back before the live projector
+      // continues (after the profile recompute above, so its rows are indexed in one pass).
+      log.info('building the indexes the replay set aside');
+      await this.restoreSetAsideIndexes(id).catch((error: unknown) => {
+        failure ??= { error };
+      });
+      if (failure !== null) throw failure.error;
       outcome = { status: 'completed', code: null, message: null };
       log.info({ mode, events: progress.applied }, 'projection rebuild completed');
     } catch (error) {
@@ -613,18 +660,35 @@ export class ProjectionRebuilder {
       ...(copy.batchSize === undefined ? {} : { batchSize: copy.batchSize }),
       apply: (client, events) => copy.apply(client, events),
     };
+    // The copy catches up as an in-place rebuild does (profile recomputes deferred, batches
+    // overlapped); the steps with the live projectors stepped aside apply plainly.
+    const catchingUpCopy = catchingUp({
+      ...build,
+      ...(copy.applyCatchingUp ? { applyCatchingUp: copy.applyCatchingUp.bind(copy) } : {}),
+      ...(copy.applyCatchingUpQueued
+        ? { applyCatchingUpQueued: copy.applyCatchingUpQueued.bind(copy) }
+        : {}),
+    });
+    /** What the catching up deferred, completed by one plain apply of no events. */
+    const completeDeferred = async (at: GlobalCheckpoint): Promise<void> => {
+      if (copy.applyCatchingUp) await applyBatchWithCheckpoint(this.pool, build, [], at);
+    };
     await this.inTransaction(async (client) => {
       await createEmptyCopies(client, tables, NEXT_SCHEMA);
+      // The copy is only read row by row when it replaces the live rows (which keep their
+      // indexes), and is dropped after: the indexes set aside are not built again.
+      await setAsideIndexes(client, projection, NEXT_SCHEMA);
       await client.query('DELETE FROM projections.checkpoints WHERE projection = $1', [build.name]);
       await client.query('UPDATE projections.rebuilds SET started_at = now() WHERE id = $1', [id]);
     });
-    let at = await this.replay(build, START, target, control, progress);
+    let at = await this.replay(catchingUpCopy, START, target, control, progress);
 
     await this.pool.query('UPDATE projections.rebuilds SET switching = true WHERE id = $1', [id]);
     await takeOver();
     if (mode === 'dry-run') {
       const live = await loadCheckpoint(this.pool, projection);
       at = await this.replay(build, at, live, control, progress);
+      await completeDeferred(at);
       const diff = await this.inTransaction((client) =>
         compareWithLive(client, tables, NEXT_SCHEMA),
       );
@@ -634,6 +698,7 @@ export class ProjectionRebuilder {
       ]);
     } else {
       at = await this.replay(build, at, await this.store.head(), control, progress);
+      await completeDeferred(at);
       const builtAt = at;
       await this.inTransaction(async (client) => {
         const live = await loadCheckpoint(client, projection);
@@ -810,6 +875,7 @@ export class ProjectionRebuilder {
     id: string,
     projection: Projection,
     tables: readonly string[],
+    indexes: 'set indexes aside' | 'keep indexes',
   ): Promise<void> {
     const client = await this.pool.connect();
     try {
@@ -821,6 +887,15 @@ export class ProjectionRebuilder {
           .join('.'),
       );
       await client.query(`TRUNCATE ${quoted.join(', ')}`);
+      // With the rows: a crash after this commit finds what to build again in the row.
+      if (indexes === 'set indexes aside') {
+        const setAside = await setAsideIndexes(client, projection, liveSchemaOf(tables));
+        if (setAside.length > 0)
+          await client.query(
+            'UPDATE projections.rebuilds SET set_aside_indexes = $2 WHERE id = $1',
+            [id, JSON.stringify(setAside)],
+          );
+      }
       // Segments' rows too: after the rebuild every segment continues from the rebuilt position.
       await client.query(
         `DELETE FROM projections.checkpoints WHERE projection = $1 OR starts_with(projection, $1 || '#')`,
@@ -887,4 +962,9 @@ function errorCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && /^[\w.-]{1,64}$/.test(code)) return code;
   return error instanceof Error ? error.constructor.name : 'UNKNOWN';
+}
+
+/** `read_models` for `["read_models.customer_profiles", ...]`. */
+function liveSchemaOf(tables: readonly string[]): string {
+  return tables[0]?.split('.')[0] ?? '';
 }

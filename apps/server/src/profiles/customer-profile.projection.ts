@@ -244,6 +244,25 @@ export class CustomerProfileProjection implements Projection {
    * times in a batch is recomputed once, one round trip) amortizes (docs/benchmarks.md).
    */
   readonly batchSize = 5_000;
+  /**
+   * A batch only appends observations and touchpoints (no ON CONFLICT since migration 5), never
+   * reads links by identifier, and while catching up writes no profile: all these can be built
+   * after a rebuild's replay. What stays: the keys the upserts need and customer_identifiers'
+   * index by customer, which the profile recompute reads through.
+   */
+  readonly indexesBuiltAfterReplay = [
+    'identity_observations_pkey',
+    'customer_touchpoints_pkey',
+    'customer_touchpoints_timeline',
+    'identity_links_a',
+    'identity_links_b',
+    'customer_profiles_last_seen',
+    'customer_profiles_traits',
+    'customer_profiles_sort_last_seen',
+    'customer_profiles_sort_first_seen',
+    'customer_profiles_sort_total_events',
+    'customer_profiles_sort_net_revenue',
+  ] as const;
 
   private graph: IdentityGraph | null = null;
   /** The generation the in-memory graph matches; null while unknown (not loaded, or a failed batch). */
