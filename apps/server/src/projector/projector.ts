@@ -205,6 +205,13 @@ export interface ProjectorStatus {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * Batches in a row that a projector far behind the head applies through applyCatchingUp (the
+ * profile recomputes deferred, as a rebuild does) before one plain apply brings the derived rows
+ * up to date: a backlog is worked off faster, and the profiles served are never more than this
+ * many batches older than the checkpoint (docs/operations.md, "Catching up").
+ */
+export const MAX_DEFERRED_BATCHES = 10;
 const YIELD_CHECK_MS = 1_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -228,6 +235,10 @@ export class Projector {
   private paused = false;
   private readonly batchSize: number;
   private readonly control: ProjectorControl;
+  /** The projection applying through applyCatchingUp; null when it has none. */
+  private readonly catchingUpProjection: Projection | null;
+  /** Batches applied through catchingUpProjection since the last plain apply. */
+  private deferredBatches = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -238,6 +249,10 @@ export class Projector {
   ) {
     this.batchSize = options.batchSize ?? projection.batchSize ?? 1_000;
     this.control = options.control ?? NEVER_YIELD;
+    const applyCatchingUp = projection.applyCatchingUp?.bind(projection);
+    this.catchingUpProjection = applyCatchingUp
+      ? { name: projection.name, version: projection.version, apply: applyCatchingUp }
+      : null;
   }
 
   get status(): ProjectorStatus {
@@ -436,9 +451,32 @@ export class Projector {
     events: readonly RecordedEvent[],
     checkpoint: GlobalCheckpoint,
   ): Promise<void> {
-    await applyBatchWithCheckpoint(this.pool, this.projection, events, checkpoint);
+    const defer =
+      this.catchingUpProjection !== null &&
+      this.deferredBatches < MAX_DEFERRED_BATCHES &&
+      (await this.farBehind(checkpoint));
+    await applyBatchWithCheckpoint(
+      this.pool,
+      defer && this.catchingUpProjection ? this.catchingUpProjection : this.projection,
+      events,
+      checkpoint,
+    );
+    this.deferredBatches = defer ? this.deferredBatches + 1 : 0;
     this.checkpoint = checkpoint;
     this.lastAppliedAt = new Date();
+  }
+
+  /**
+   * At least a batch of events after `checkpoint` is stored: another batch is sure to follow this
+   * one, and its plain apply (at the latest the MAX_DEFERRED_BATCHES-th) completes what this
+   * one defers.
+   */
+  private async farBehind(checkpoint: GlobalCheckpoint): Promise<boolean> {
+    const head = await this.store.head();
+    return (
+      compareCheckpoints(head, checkpoint) > 0 &&
+      head.position - checkpoint.position >= BigInt(this.batchSize)
+    );
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,133 @@
+import { compareCheckpoints } from '@touchline/event-store';
+import { eventStoreMigrationSet, PostgresEventStore } from '@touchline/event-store-postgres';
+import { compileRulesOrThrow, DEFAULT_IDENTITY_RULES } from '@touchline/identity';
+import { createPool, runMigrations } from '@touchline/platform';
+import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
+import type { Pool } from 'pg';
+import pino from 'pino';
+import { serverMigrations } from '../migrations/server.migrations';
+import { compareWithLive, createEmptyCopies, NEXT_SCHEMA } from '../operations/shadow-tables';
+import { CustomerProfileProjection } from '../profiles/customer-profile.projection';
+import { profilesMigrationSet } from '../profiles/profiles.migrations';
+import { parseFxTable } from '../value/domain/fx';
+import type { Projection } from './projection';
+import { MAX_DEFERRED_BATCHES, Projector } from './projector';
+
+const projection = new CustomerProfileProjection(
+  compileRulesOrThrow(DEFAULT_IDENTITY_RULES),
+  parseFxTable('USD', 'EUR=1.10'),
+);
+const BATCH_SIZE = 5;
+const VISITORS = 40;
+
+/**
+ * The live projector far behind the head (a backlog after an outage): it defers the profile
+ * recomputes for at most MAX_DEFERRED_BATCHES batches in a row, applies plainly at the head,
+ * and ends with the rows one plain apply of everything gives. PostgreSQL only: the projector
+ * holds its lock on one connection while it applies on others.
+ */
+describe.each(testDatabaseTargets().filter((t) => t.kind === 'postgresql'))(
+  'projector catching up ($name)',
+  (target) => {
+    let database: TestDatabase;
+    let pool: Pool;
+    let store: PostgresEventStore;
+
+    beforeAll(async () => {
+      database = await target.create();
+      pool = createPool(database.url);
+      await runMigrations(pool, eventStoreMigrationSet);
+      await runMigrations(pool, { name: 'server', migrations: serverMigrations });
+      await runMigrations(pool, profilesMigrationSet);
+      store = new PostgresEventStore({ pool, pollIntervalMs: 20 });
+      for (let visitor = 0; visitor < VISITORS; visitor += 1) {
+        const anonymousId = `anon-${visitor}`;
+        const userId = `user-${visitor % 7}`;
+        const at = (minute: number) =>
+          `2026-05-01T${String(10 + (visitor % 10)).padStart(2, '0')}:${String(minute).padStart(2, '0')}:00.000Z`;
+        await store.appendToStream(`visitor:${visitor}`, [
+          {
+            eventId: `00000000-0000-4000-8000-${String(visitor * 10 + 1).padStart(12, '0')}`,
+            type: 'WebPageViewed',
+            schemaVersion: 1,
+            data: { userId: null, anonymousId, name: 'Home', properties: {}, context: {} },
+            metadata: { channel: 'web', occurredAt: at(1) },
+          },
+          {
+            eventId: `00000000-0000-4000-8000-${String(visitor * 10 + 2).padStart(12, '0')}`,
+            type: 'UserIdentified',
+            schemaVersion: 1,
+            data: { userId, anonymousId, traits: { plan: `plan-${visitor}` }, context: {} },
+            metadata: { channel: 'web', occurredAt: at(2) },
+          },
+        ]);
+      }
+    }, 60_000);
+
+    afterAll(async () => {
+      await pool?.end();
+      await database?.drop();
+    });
+
+    it('defers profile recomputes while far behind, never for more than the bound, and ends with the plain rows', async () => {
+      // 'd' for a batch applied with recomputes deferred, 'p' for a plain one.
+      const applied: string[] = [];
+      const watched: Projection = {
+        name: projection.name,
+        version: projection.version,
+        tables: projection.tables,
+        apply: async (client, events) => {
+          applied.push('p');
+          await projection.apply(client, events);
+        },
+        applyCatchingUp: async (client, events) => {
+          applied.push('d');
+          await projection.applyCatchingUp(client, events);
+        },
+      };
+      const projector = new Projector(pool, store, watched, pino({ level: 'silent' }), {
+        batchSize: BATCH_SIZE,
+      });
+      const head = await store.head();
+      projector.start();
+      try {
+        for (let waited = 0; compareCheckpoints(projector.position, head) < 0; waited += 20) {
+          if (waited > 30_000) throw new Error(`not caught up: ${applied.join('')}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      } finally {
+        await projector.stop();
+      }
+
+      const batches = (VISITORS * 2) / BATCH_SIZE;
+      expect(applied).toHaveLength(batches);
+      // Far behind: deferred, MAX_DEFERRED_BATCHES in a row at most; at the head: plain.
+      expect(applied.join('')).toMatch(new RegExp(`^d{${MAX_DEFERRED_BATCHES}}p`));
+      expect(applied.at(-1)).toBe('p');
+      for (const run of applied.join('').split('p'))
+        expect(run.length).toBeLessThanOrEqual(MAX_DEFERRED_BATCHES);
+      const pending = await pool.query('SELECT 1 FROM read_models.profile_recompute_pending');
+      expect(pending.rowCount).toBe(0);
+
+      // The same history in one plain apply, into copies of the tables: the same rows.
+      const client = await pool.connect();
+      try {
+        await createEmptyCopies(client, projection.tables, NEXT_SCHEMA);
+        const { events } = await store.readAll({ maxCount: 1_000 });
+        await client.query('BEGIN');
+        await projection.inSchema(NEXT_SCHEMA).apply(client, events);
+        await client.query('COMMIT');
+        // The generation counts batches; every other table must be equal row for row.
+        const tables = projection.tables.filter((t) => !t.endsWith('.identity_generation'));
+        const differences = await compareWithLive(client, tables, NEXT_SCHEMA);
+        for (const difference of differences) {
+          expect(difference).toMatchObject({ onlyInLive: 0, onlyInRebuilt: 0 });
+        }
+        const profiles = differences.find((d) => d.table.endsWith('.customer_profiles'));
+        expect(profiles?.liveRows).toBeGreaterThan(5);
+      } finally {
+        client.release();
+      }
+    });
+  },
+);
