@@ -69,23 +69,59 @@ describe.each(testDatabaseTargets().filter((t) => t.kind === 'postgresql'))(
       await database?.drop();
     });
 
-    it('defers profile recomputes while far behind, never for more than the bound, and ends with the plain rows', async () => {
-      // 'd' for a batch applied with recomputes deferred, 'p' for a plain one.
-      const applied: string[] = [];
-      const watched: Projection = {
-        name: projection.name,
-        version: projection.version,
-        tables: projection.tables,
+    /** Empty tables and checkpoint, and a projection instance that never saw them. */
+    const fresh = async () => {
+      await pool.query(`TRUNCATE ${projection.tables.join(', ')}`);
+      await pool.query('DELETE FROM projections.checkpoints');
+      return new CustomerProfileProjection(
+        compileRulesOrThrow(DEFAULT_IDENTITY_RULES),
+        parseFxTable('USD', 'EUR=1.10'),
+      );
+    };
+
+    /**
+     * The projection, recording how each batch was applied: 'p' plain, 'd' with profile
+     * recomputes deferred, 'q' deferred and queued (overlapping the next); 'x' a batch that
+     * failed (`failOn` names the call that does).
+     */
+    const watched = (
+      target: CustomerProfileProjection,
+      applied: string[],
+      options: { queued: boolean; failOn?: number },
+    ): Projection => {
+      const record = (how: string) => {
+        if (applied.length + 1 === options.failOn) {
+          applied.push('x');
+          throw new Error('this batch fails');
+        }
+        applied.push(how);
+      };
+      return {
+        name: target.name,
+        version: target.version,
+        tables: target.tables,
         apply: async (client, events) => {
-          applied.push('p');
-          await projection.apply(client, events);
+          record('p');
+          await target.apply(client, events);
         },
         applyCatchingUp: async (client, events) => {
-          applied.push('d');
-          await projection.applyCatchingUp(client, events);
+          record('d');
+          await target.applyCatchingUp(client, events);
         },
+        ...(options.queued
+          ? {
+              applyCatchingUpQueued: async (client, events) => {
+                record('q');
+                return target.applyCatchingUpQueued(client, events);
+              },
+            }
+          : {}),
       };
-      const projector = new Projector(pool, store, watched, pino({ level: 'silent' }), {
+    };
+
+    /** Run a projector until it has applied up to the head. */
+    const catchUp = async (projected: Projection, applied: string[]) => {
+      const projector = new Projector(pool, store, projected, pino({ level: 'silent' }), {
         batchSize: BATCH_SIZE,
       });
       const head = await store.head();
@@ -98,18 +134,12 @@ describe.each(testDatabaseTargets().filter((t) => t.kind === 'postgresql'))(
       } finally {
         await projector.stop();
       }
+    };
 
-      const batches = (VISITORS * 2) / BATCH_SIZE;
-      expect(applied).toHaveLength(batches);
-      // Far behind: deferred, MAX_DEFERRED_BATCHES in a row at most; at the head: plain.
-      expect(applied.join('')).toMatch(new RegExp(`^d{${MAX_DEFERRED_BATCHES}}p`));
-      expect(applied.at(-1)).toBe('p');
-      for (const run of applied.join('').split('p'))
-        expect(run.length).toBeLessThanOrEqual(MAX_DEFERRED_BATCHES);
+    /** No profile left to recompute, and every table as one plain apply of everything gives it. */
+    const expectPlainRows = async () => {
       const pending = await pool.query('SELECT 1 FROM read_models.profile_recompute_pending');
       expect(pending.rowCount).toBe(0);
-
-      // The same history in one plain apply, into copies of the tables: the same rows.
       const client = await pool.connect();
       try {
         await createEmptyCopies(client, projection.tables, NEXT_SCHEMA);
@@ -128,6 +158,38 @@ describe.each(testDatabaseTargets().filter((t) => t.kind === 'postgresql'))(
       } finally {
         client.release();
       }
+    };
+
+    it.each([
+      ['one batch at a time', false, 'd'],
+      ['overlapping batches', true, 'q'],
+    ] as const)(
+      'defers profile recomputes while far behind, never for more than the bound, and ends with the plain rows (%s)',
+      async (_name, queued, deferred) => {
+        const applied: string[] = [];
+        await catchUp(watched(await fresh(), applied, { queued }), applied);
+
+        const batches = (VISITORS * 2) / BATCH_SIZE;
+        expect(applied).toHaveLength(batches);
+        // Far behind: deferred, MAX_DEFERRED_BATCHES in a row at most; at the head: plain.
+        const sequence = applied.join('');
+        expect(sequence).toMatch(new RegExp(`^${deferred}{${MAX_DEFERRED_BATCHES}}p`));
+        expect(sequence).toMatch(new RegExp(`^[${deferred}p]+$`));
+        expect(applied.at(-1)).toBe('p');
+        for (const run of sequence.split('p'))
+          expect(run.length).toBeLessThanOrEqual(MAX_DEFERRED_BATCHES);
+        await expectPlainRows();
+      },
+    );
+
+    it('restarts from the stored checkpoint when an overlapping batch fails, and ends with the plain rows', async () => {
+      const applied: string[] = [];
+      await catchUp(watched(await fresh(), applied, { queued: true, failOn: 4 }), applied);
+      const sequence = applied.join('');
+      // Three queued, the fourth failed; after the restart the fourth batch again, and the rest.
+      expect(sequence).toMatch(/^qqqx/);
+      expect(sequence.length).toBeGreaterThan((VISITORS * 2) / BATCH_SIZE);
+      await expectPlainRows();
     });
   },
 );

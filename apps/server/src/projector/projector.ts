@@ -235,10 +235,15 @@ export class Projector {
   private paused = false;
   private readonly batchSize: number;
   private readonly control: ProjectorControl;
-  /** The projection applying through applyCatchingUp; null when it has none. */
+  /**
+   * The projection applying through applyCatchingUp (and applyCatchingUpQueued where it has it,
+   * so batches overlap as in a rebuild); null when it has none.
+   */
   private readonly catchingUpProjection: Projection | null;
   /** Batches applied through catchingUpProjection since the last plain apply. */
   private deferredBatches = 0;
+  /** A batch handed over whose commit is still running: the next one commits only after it. */
+  private inFlight: { committed: Promise<void>; checkpoint: GlobalCheckpoint } | null = null;
 
   constructor(
     private readonly pool: Pool,
@@ -250,8 +255,14 @@ export class Projector {
     this.batchSize = options.batchSize ?? projection.batchSize ?? 1_000;
     this.control = options.control ?? NEVER_YIELD;
     const applyCatchingUp = projection.applyCatchingUp?.bind(projection);
+    const applyQueued = projection.applyCatchingUpQueued?.bind(projection);
     this.catchingUpProjection = applyCatchingUp
-      ? { name: projection.name, version: projection.version, apply: applyCatchingUp }
+      ? {
+          name: projection.name,
+          version: projection.version,
+          apply: applyCatchingUp,
+          ...(applyQueued ? { applyQueued } : {}),
+        }
       : null;
   }
 
@@ -312,6 +323,8 @@ export class Projector {
         });
         if (this.paused) await this.subscription.stop();
         await this.watchForYield(this.subscription);
+        // The subscription ended (stop, pause, yield): the last batch commits before the lock goes.
+        await this.settleInFlight();
         if (this.yielding || this.paused) {
           this.yielding = false;
           this.unlock();
@@ -322,6 +335,10 @@ export class Projector {
           );
         }
       } catch (error) {
+        // A batch still committing ends either way before the lock goes (it may have failed
+        // because the one before it did): the restart continues from the stored checkpoint.
+        await this.inFlight?.committed.catch(() => undefined);
+        this.inFlight = null;
         if (this.stopped) break;
         this.state = 'failing';
         this.lastErrorCode = errorCode(error);
@@ -451,18 +468,48 @@ export class Projector {
     events: readonly RecordedEvent[],
     checkpoint: GlobalCheckpoint,
   ): Promise<void> {
-    const defer =
+    const catchingUp =
       this.catchingUpProjection !== null &&
       this.deferredBatches < MAX_DEFERRED_BATCHES &&
-      (await this.farBehind(checkpoint));
-    await applyBatchWithCheckpoint(
-      this.pool,
-      defer && this.catchingUpProjection ? this.catchingUpProjection : this.projection,
-      events,
-      checkpoint,
-    );
-    this.deferredBatches = defer ? this.deferredBatches + 1 : 0;
+      (await this.farBehind(checkpoint))
+        ? this.catchingUpProjection
+        : null;
+    if (catchingUp?.applyQueued) {
+      // Handed over once computed and queued; the next batch is computed while this one
+      // commits (it waits for this commit, and rolls back if it fails), as a rebuild does.
+      const previous = this.inFlight;
+      const { locked, committed } = await beginBatchWithCheckpoint(
+        this.pool,
+        catchingUp,
+        events,
+        checkpoint,
+        previous?.committed,
+      );
+      this.inFlight = { committed, checkpoint };
+      this.deferredBatches += 1;
+      if (previous) await this.settle(previous);
+      await locked;
+      return;
+    }
+    await this.settleInFlight();
+    await applyBatchWithCheckpoint(this.pool, catchingUp ?? this.projection, events, checkpoint);
+    this.deferredBatches = catchingUp ? this.deferredBatches + 1 : 0;
     this.checkpoint = checkpoint;
+    this.lastAppliedAt = new Date();
+  }
+
+  /** Wait for the batch in flight, if any, to commit; its checkpoint is then this projector's. */
+  private async settleInFlight(): Promise<void> {
+    if (this.inFlight) await this.settle(this.inFlight);
+  }
+
+  private async settle(batch: { committed: Promise<void>; checkpoint: GlobalCheckpoint }) {
+    try {
+      await batch.committed;
+    } finally {
+      if (this.inFlight === batch) this.inFlight = null;
+    }
+    this.checkpoint = batch.checkpoint;
     this.lastAppliedAt = new Date();
   }
 
