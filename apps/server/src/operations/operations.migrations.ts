@@ -98,12 +98,15 @@ export const operationsMigrationSet: MigrationSet = {
     },
     {
       version: 4,
-      name: 'indexes a rebuild builds after its replay',
+      name: 'indexes a rebuild builds after its replay; the phase a rebuild is in',
       sql: `
         -- The indexes an in-place rebuild dropped after emptying the tables, with what builds
         -- each again; null once they are back. Kept here so that a rebuild whose process died
         -- has them rebuilt by the next one that looks (docs/operations.md).
         ALTER TABLE projections.rebuilds ADD COLUMN set_aside_indexes jsonb;
+        -- What a running rebuild is doing once its events are replayed (building those
+        -- indexes, say), so its progress does not read as stuck at 100%.
+        ALTER TABLE projections.rebuilds ADD COLUMN phase text;
       `,
     },
   ],

@@ -42,6 +42,9 @@ export type RebuildStatus = 'running' | 'completed' | 'cancelled' | 'failed' | '
  * live projector replays from zero at its own pace.
  */
 export type RebuildMode = 'rebuild' | 'resume' | 'reset' | 'blue-green' | 'dry-run' | 'rollback';
+/** What a running rebuild is doing; the events count only moves while it replays. */
+export type RebuildPhase =
+  'replaying' | 'completing deferred work' | 'comparing' | 'switching' | 'building indexes';
 
 export interface RebuildRecord {
   readonly id: string;
@@ -61,6 +64,8 @@ export interface RebuildRecord {
   readonly cancelRequested: boolean;
   readonly errorCode: string | null;
   readonly errorMessage: string | null;
+  /** Null before it starts (and for rebuilds recorded before phases were). */
+  readonly phase: RebuildPhase | null;
   /** A dry run's comparison with the live tables (null for other modes, or before it ends). */
   readonly diff: readonly TableDifference[] | null;
 }
@@ -109,6 +114,7 @@ interface RebuildRow {
   error_code: string | null;
   error_message: string | null;
   diff: TableDifference[] | null;
+  phase: RebuildPhase | null;
   stale: boolean;
 }
 
@@ -449,7 +455,16 @@ export class ProjectionRebuilder {
    * Build again the indexes rebuild `id` set aside, once: the row is locked meanwhile, and
    * another process that gets to it after finds nothing left to do.
    */
-  private async restoreSetAsideIndexes(id: string): Promise<void> {
+  private async restoreSetAsideIndexes(
+    id: string,
+    starting: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<void> {
+    const { rows: pending } = await this.pool.query(
+      'SELECT 1 FROM projections.rebuilds WHERE id = $1 AND set_aside_indexes IS NOT NULL',
+      [id],
+    );
+    if (pending.length === 0) return;
+    await starting();
     await this.inTransaction(async (client) => {
       const { rows } = await client.query<{ set_aside_indexes: SetAsideIndex[] | null }>(
         'SELECT set_aside_indexes FROM projections.rebuilds WHERE id = $1 FOR UPDATE',
@@ -503,15 +518,19 @@ export class ProjectionRebuilder {
           if (mode === 'rebuild') await this.empty(id, projection, tables, 'set indexes aside');
           else await this.markStarted(id);
           const from = mode === 'rebuild' ? START : await loadCheckpoint(this.pool, projection);
+          await this.setPhase(id, 'replaying');
           const at = await this.replay(catchingUp(projection), from, target, control, progress);
           // What the replay deferred (profile recomputes) one plain apply completes.
-          if (projection.applyCatchingUp && progress.applied > 0)
+          if (projection.applyCatchingUp && progress.applied > 0) {
+            await this.setPhase(id, 'completing deferred work');
             await applyBatchWithCheckpoint(this.pool, projection, [], at);
+          }
         } else if (mode === 'reset') {
           await takeOver();
           await this.empty(id, projection, tables, 'keep indexes');
         } else if (mode === 'rollback') {
           await this.markStarted(id);
+          await this.setPhase(id, 'switching');
           await takeOver();
           await this.switchBack(projection, tables);
         } else {
@@ -522,8 +541,10 @@ export class ProjectionRebuilder {
       }
       // Whatever the outcome, the tables get their indexes back before the live projector
       // continues (after the profile recompute above, so its rows are indexed in one pass).
-      log.info('building the indexes the replay set aside');
-      await this.restoreSetAsideIndexes(id).catch((error: unknown) => {
+      await this.restoreSetAsideIndexes(id, () => {
+        log.info('building the indexes the replay set aside');
+        return this.setPhase(id, 'building indexes');
+      }).catch((error: unknown) => {
         failure ??= { error };
       });
       if (failure !== null) throw failure.error;
@@ -558,6 +579,10 @@ export class ProjectionRebuilder {
       .catch((error: unknown) => log.error({ err: error }, 'could not record the rebuild outcome'));
     if (held.lock) await this.unlock(projection, held.lock);
     local?.resume();
+  }
+
+  private async setPhase(id: string, phase: RebuildPhase): Promise<void> {
+    await this.pool.query('UPDATE projections.rebuilds SET phase = $2 WHERE id = $1', [id, phase]);
   }
 
   private async markStarted(id: string): Promise<void> {
@@ -679,11 +704,19 @@ export class ProjectionRebuilder {
       // indexes), and is dropped after: the indexes set aside are not built again.
       await setAsideIndexes(client, projection, NEXT_SCHEMA);
       await client.query('DELETE FROM projections.checkpoints WHERE projection = $1', [build.name]);
-      await client.query('UPDATE projections.rebuilds SET started_at = now() WHERE id = $1', [id]);
+      await client.query(
+        `UPDATE projections.rebuilds SET started_at = now(), phase = 'replaying' WHERE id = $1`,
+        [id],
+      );
     });
     let at = await this.replay(catchingUpCopy, START, target, control, progress);
 
-    await this.pool.query('UPDATE projections.rebuilds SET switching = true WHERE id = $1', [id]);
+    // The live projectors step aside from here on: what the copy lacks is applied, then the
+    // copy is compared (dry run) or switched in.
+    await this.pool.query(
+      `UPDATE projections.rebuilds SET switching = true, phase = $2 WHERE id = $1`,
+      [id, mode === 'dry-run' ? 'comparing' : 'switching'],
+    );
     await takeOver();
     if (mode === 'dry-run') {
       const live = await loadCheckpoint(this.pool, projection);
@@ -940,6 +973,7 @@ export class ProjectionRebuilder {
       cancelRequested: row.cancel_requested,
       errorCode: row.error_code,
       errorMessage: row.error_message,
+      phase: row.phase,
       diff: row.diff,
       eventsPerSecond,
       percent:

@@ -31,6 +31,8 @@ interface RebuildView {
   etaSeconds: number | null;
   errorCode: string | null;
   errorMessage: string | null;
+  /** What a running rebuild is doing (replaying, building indexes, ...); see RebuildPhase. */
+  phase?: string | null;
   diff?: TableDifferenceView[] | null;
 }
 
@@ -196,7 +198,8 @@ function follow(
 export type ProgressFigures = Pick<
   RebuildView,
   'status' | 'eventsApplied' | 'targetEvents' | 'eventsPerSecond' | 'percent' | 'etaSeconds'
->;
+> &
+  Partial<Pick<RebuildView, 'phase'>>;
 
 export interface FollowOptions {
   readonly pollMs?: number;
@@ -250,10 +253,13 @@ export function progressLine(name: string, rebuild: ProgressFigures): string {
   const filled = Math.round((percent / 100) * width);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
   const rate = rebuild.eventsPerSecond === null ? '- ev/s' : `${rebuild.eventsPerSecond} ev/s`;
+  // Past the replay (building indexes, switching, ...) the events count stands still: say why.
   const eta =
-    rebuild.status === 'running'
-      ? `ETA ${rebuild.etaSeconds === null ? '-' : formatDuration(rebuild.etaSeconds)}`
-      : rebuild.status;
+    rebuild.status !== 'running'
+      ? rebuild.status
+      : rebuild.phase && rebuild.phase !== 'replaying'
+        ? `${rebuild.phase}...`
+        : `ETA ${rebuild.etaSeconds === null ? '-' : formatDuration(rebuild.etaSeconds)}`;
   return `${name} ${bar} ${percent.toFixed(1).padStart(5)}%  ${rebuild.eventsApplied}/${rebuild.targetEvents ?? '?'} events  ${rate}  ${eta}`;
 }
 

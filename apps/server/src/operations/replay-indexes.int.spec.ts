@@ -173,9 +173,14 @@ describe.each(testDatabaseTargets().filter((t) => t.kind === 'postgresql'))(
       expect(rows.length).toBeGreaterThan(50);
       for (const name of SET_ASIDE) expect(before[name]).toBeDefined();
       const seen: string[][] = [];
+      const phases = new Set<string>();
       const r = rebuilder();
       const started = await r.start(
         watched(async (client) => {
+          const phase = await client.query<{ phase: string }>(
+            `SELECT phase FROM projections.rebuilds WHERE status = 'running'`,
+          );
+          phases.add(phase.rows[0]?.phase ?? 'none');
           const { rows: present } = await client.query<{ name: string }>(
             `SELECT indexname AS name FROM pg_indexes
               WHERE schemaname = 'read_models' AND tablename = ANY($1) ORDER BY 1`,
@@ -194,6 +199,9 @@ describe.each(testDatabaseTargets().filter((t) => t.kind === 'postgresql'))(
       expect(await indexes()).toEqual(before);
       expect(await setAsideColumn(started.id)).toBeNull();
       expect(await dump()).toEqual(rows);
+      // Its progress said what it was doing: replaying while batches ran, then the indexes.
+      expect([...phases]).toEqual(['replaying']);
+      expect(done.phase).toBe('building indexes');
     });
 
     it('a failed rebuild builds the indexes again before the live projector continues', async () => {
