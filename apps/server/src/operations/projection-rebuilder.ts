@@ -434,13 +434,15 @@ export class ProjectionRebuilder {
           AND heartbeat_at < now() - make_interval(secs => $2)`,
       [projection, REBUILD_HEARTBEAT_TIMEOUT_SECONDS],
     );
-    // A rebuild whose process died between dropping indexes and building them again.
-    const { rows } = await this.pool.query<{ id: string }>(
-      `SELECT id FROM projections.rebuilds
-        WHERE projection = $1 AND status <> 'running' AND set_aside_indexes IS NOT NULL`,
-      [projection],
+    // A rebuild whose process died between dropping indexes and building them again. Should
+    // one not build (the rows break its key), say so and go on: the next rebuild of this
+    // projection empties the tables and builds it at its end.
+    await this.restoreSetAsideIndexes(projection, null).catch((error: unknown) =>
+      this.logger.warn(
+        { projection, err: error },
+        'indexes an interrupted rebuild set aside could not be built again; a rebuild of the projection will',
+      ),
     );
-    for (const { id } of rows) await this.restoreSetAsideIndexes(id);
   }
 
   /**
@@ -452,19 +454,49 @@ export class ProjectionRebuilder {
   }
 
   /**
-   * Build again the indexes rebuild `id` set aside, once: the row is locked meanwhile, and
-   * another process that gets to it after finds nothing left to do.
+   * Build again the indexes `projection`'s rebuilds set aside: those of every rebuild that is
+   * not running, and of `running` (the caller's own). Each row once: it is locked meanwhile, and
+   * another process that gets to it after finds nothing left to do. `starting` runs first when
+   * there is anything to build.
    */
   private async restoreSetAsideIndexes(
-    id: string,
+    projection: string,
+    running: string | null,
     starting: () => Promise<void> = () => Promise.resolve(),
   ): Promise<void> {
-    const { rows: pending } = await this.pool.query(
-      'SELECT 1 FROM projections.rebuilds WHERE id = $1 AND set_aside_indexes IS NOT NULL',
-      [id],
+    const { rows: pending } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM projections.rebuilds
+        WHERE projection = $1 AND set_aside_indexes IS NOT NULL
+          AND (status <> 'running' OR id = $2)
+        ORDER BY requested_at`,
+      [projection, running],
     );
     if (pending.length === 0) return;
     await starting();
+    for (const { id } of pending) await this.restoreRowIndexes(id);
+  }
+
+  /** Live index names earlier rebuilds of `projection` set aside and have not built again. */
+  private async missingIndexes(
+    client: PoolClient,
+    projection: Projection,
+    tables: readonly string[],
+    id: string,
+  ): Promise<Set<string>> {
+    const { rows } = await client.query<{ set_aside_indexes: SetAsideIndex[] }>(
+      `SELECT set_aside_indexes FROM projections.rebuilds
+        WHERE projection = $1 AND id <> $2 AND set_aside_indexes IS NOT NULL`,
+      [projection.name, id],
+    );
+    const schema = liveSchemaOf(tables);
+    return new Set(
+      rows.flatMap((row) =>
+        row.set_aside_indexes.filter((i) => i.schema === schema).map((i) => i.name),
+      ),
+    );
+  }
+
+  private async restoreRowIndexes(id: string): Promise<void> {
     await this.inTransaction(async (client) => {
       const { rows } = await client.query<{ set_aside_indexes: SetAsideIndex[] | null }>(
         'SELECT set_aside_indexes FROM projections.rebuilds WHERE id = $1 FOR UPDATE',
@@ -541,7 +573,7 @@ export class ProjectionRebuilder {
       }
       // Whatever the outcome, the tables get their indexes back before the live projector
       // continues (after the profile recompute above, so its rows are indexed in one pass).
-      await this.restoreSetAsideIndexes(id, () => {
+      await this.restoreSetAsideIndexes(projection.name, id, () => {
         log.info('building the indexes the replay set aside');
         return this.setPhase(id, 'building indexes');
       }).catch((error: unknown) => {
@@ -702,7 +734,12 @@ export class ProjectionRebuilder {
       await createEmptyCopies(client, tables, NEXT_SCHEMA);
       // The copy is only read row by row when it replaces the live rows (which keep their
       // indexes), and is dropped after: the indexes set aside are not built again.
-      await setAsideIndexes(client, projection, NEXT_SCHEMA);
+      await setAsideIndexes(
+        client,
+        projection,
+        NEXT_SCHEMA,
+        await this.missingIndexes(client, projection, tables, id),
+      );
       await client.query('DELETE FROM projections.checkpoints WHERE projection = $1', [build.name]);
       await client.query(
         `UPDATE projections.rebuilds SET started_at = now(), phase = 'replaying' WHERE id = $1`,
@@ -922,7 +959,12 @@ export class ProjectionRebuilder {
       await client.query(`TRUNCATE ${quoted.join(', ')}`);
       // With the rows: a crash after this commit finds what to build again in the row.
       if (indexes === 'set indexes aside') {
-        const setAside = await setAsideIndexes(client, projection, liveSchemaOf(tables));
+        const setAside = await setAsideIndexes(
+          client,
+          projection,
+          liveSchemaOf(tables),
+          await this.missingIndexes(client, projection, tables, id),
+        );
         if (setAside.length > 0)
           await client.query(
             'UPDATE projections.rebuilds SET set_aside_indexes = $2 WHERE id = $1',

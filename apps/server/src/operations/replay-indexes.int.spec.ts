@@ -258,6 +258,42 @@ describe.each(testDatabaseTargets().filter((t) => t.kind === 'postgresql'))(
       expect(await indexes()).toEqual(before);
     });
 
+    it('an index the rows no longer allow does not stop a start; the next rebuild builds it', async () => {
+      const before = await indexes();
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const setAside = await setAsideIndexes(client, projection, 'read_models');
+        await client.query(
+          `INSERT INTO projections.rebuilds
+             (id, projection, version, status, mode, heartbeat_at, set_aside_indexes)
+           VALUES ('00000000-0000-4000-8000-0000000000ab', $1, 1, 'failed', 'rebuild', now(), $2)`,
+          [projection.name, JSON.stringify(setAside)],
+        );
+        // A row the primary key would refuse: the index cannot be built over these rows.
+        await client.query(
+          `INSERT INTO read_models.identity_observations
+           SELECT * FROM read_models.identity_observations LIMIT 1`,
+        );
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      const missing = Object.keys(before).length - SET_ASIDE.length;
+
+      await expect(rebuilder().recoverInterrupted([projection.name])).resolves.toBeUndefined();
+      expect(Object.keys(await indexes())).toHaveLength(missing);
+
+      const r = rebuilder();
+      await r.start(projection, { actorKeyId: null });
+      expect((await untilDone(r, projection.name)).status).toBe('completed');
+      expect(await indexes()).toEqual(before);
+      const left = await pool.query(
+        'SELECT id FROM projections.rebuilds WHERE set_aside_indexes IS NOT NULL',
+      );
+      expect(left.rows).toEqual([]);
+    });
+
     it("finds a blue/green copy's indexes by table and shape, and restores only missing ones", async () => {
       const live = await indexes();
       const client = await pool.connect();

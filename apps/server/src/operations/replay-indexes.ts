@@ -56,12 +56,15 @@ async function indexesOf(
  * Drop, in `schema`, the indexes `projection` lets a replay from zero build at the end, and say
  * how to build each again. The projection names them as its live tables have them (in the
  * schema of `projection.tables`); a copy of those tables in another schema has the same indexes
- * under names PostgreSQL chose, found by table and shape. Runs in the caller's transaction.
+ * under names PostgreSQL chose, found by table and shape. `missing`: names an earlier rebuild
+ * set aside and could not build again, absent from the live tables for now. Runs in the
+ * caller's transaction.
  */
 export async function setAsideIndexes(
   client: PoolClient,
   projection: Projection,
   schema: string,
+  missing: ReadonlySet<string> = new Set(),
 ): Promise<SetAsideIndex[]> {
   const wanted = projection.indexesBuiltAfterReplay ?? [];
   const liveTables = projection.tables ?? [];
@@ -69,7 +72,9 @@ export async function setAsideIndexes(
   const liveSchema = liveTables[0]?.split('.')[0] ?? '';
   const tableNames = liveTables.map((table) => table.split('.')[1] ?? '');
   const live = await indexesOf(client, liveSchema, tableNames);
-  const unknown = wanted.filter((name) => !live.some((index) => index.name === name));
+  const unknown = wanted.filter(
+    (name) => !missing.has(name) && !live.some((index) => index.name === name),
+  );
   if (unknown.length > 0) {
     // A renamed index in a migration would otherwise quietly stop being set aside.
     throw new Error(
@@ -79,7 +84,9 @@ export async function setAsideIndexes(
   const targets = schema === liveSchema ? live : await indexesOf(client, schema, tableNames);
   const setAside: SetAsideIndex[] = [];
   for (const name of wanted) {
-    const model = live.find((index) => index.name === name) as IndexRow;
+    const model = live.find((index) => index.name === name);
+    // Missing from the live tables: the copy (made like them) lacks it too.
+    if (model === undefined) continue;
     const index = targets.find(
       (candidate) =>
         candidate.table === model.table &&
