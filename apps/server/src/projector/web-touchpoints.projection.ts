@@ -45,6 +45,9 @@ function webTouchpointsProjectionIn(schema: string): Projection {
     version: 1,
     tables: [table],
     inSchema: webTouchpointsProjectionIn,
+    // A batch inserts ON CONFLICT (event_id) and reads nothing: the timeline index by customer
+    // can be built after a rebuild's replay.
+    indexesBuiltAfterReplay: ['web_touchpoints_customer_time'],
     // Every row is keyed by the event's stream (customer key): it can run as segments.
     segmentKey: (event: RecordedEvent) => event.streamId,
 
