@@ -183,12 +183,20 @@ async function rebuild(label, projection, pool, total, postgresPids) {
   const t0 = now();
   const started = await rebuilder.start(projection, { actorKeyId: null });
   let latest = started;
+  // When each phase (replaying, completing deferred work, building indexes) was first seen.
+  const phases = [{ phase: started.phase ?? 'starting', at: t0 }];
   while (latest.status === 'running') {
     await new Promise((resolve) => setTimeout(resolve, 500));
     latest = await rebuilder.latest(projection.name);
-    progress.update(latest.eventsApplied);
+    const phase = latest.phase ?? 'starting';
+    if (phase !== phases.at(-1).phase) phases.push({ phase, at: now() });
+    progress.update(latest.eventsApplied, phase === 'replaying' ? undefined : phase);
   }
   const ms = now() - t0;
+  const phaseSeconds = phases.map(({ phase, at }, i) => ({
+    phase,
+    seconds: round(((phases[i + 1]?.at ?? t0 + ms) - at) / 1000, 1),
+  }));
   const cpu = await meter.stop();
   progress.finish();
   await store.close();
@@ -198,11 +206,27 @@ async function rebuild(label, projection, pool, total, postgresPids) {
   log(
     `  ${fmtInt(Math.round(perSecond))} events/s: ${fmtInt(latest.eventsApplied)} events in ${round(ms / 1000, 1)} s; ${describeCpu(cpu)}`,
   );
+  log(`  ${phaseBar(phaseSeconds)}`);
   return {
     events: latest.eventsApplied,
     seconds: round(ms / 1000, 2),
     perSecond: round(perSecond),
     batchSize: projection.batchSize ?? 2_000,
+    phases: phaseSeconds,
     cpu,
   };
+}
+
+/**
+ * Where a rebuild's time went, as a bar 60 characters wide, one letter per phase, and the
+ * seconds of each: `RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRCCCCIIIII  R replaying 62.1 s ...`
+ */
+function phaseBar(phases) {
+  const total = phases.reduce((sum, p) => sum + p.seconds, 0) || 1;
+  const letter = (phase) => (phase === 'starting' ? 's' : phase[0].toUpperCase());
+  const bar = phases
+    .map((p) => letter(p.phase).repeat(Math.round((60 * p.seconds) / total)))
+    .join('');
+  const legend = phases.map((p) => `${letter(p.phase)} ${p.phase} ${p.seconds} s`).join(', ');
+  return `${bar}  ${legend}`;
 }
