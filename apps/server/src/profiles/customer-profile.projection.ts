@@ -224,7 +224,8 @@ function consentOf(event: RecordedEvent): [string, boolean][] {
  * identifier → customer in read_models.customer_identifiers, the evidence of every link in
  * identity_links, facts per identifier (each event attributed to its anchor identifier) in
  * identifier_facts and the timeline in customer_touchpoints, and after each batch recomputes the
- * profile of every customer the batch touched from those rows. A profile is a function of the
+ * profile of every customer the batch touched from those rows (a replay far behind the head
+ * defers that: applyCatchingUp). A profile is a function of the
  * identifier → customer mapping and the facts, which are commutative, so any arrival order and a
  * rebuild give the same rows.
  *
