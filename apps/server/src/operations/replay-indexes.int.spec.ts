@@ -139,6 +139,30 @@ describe.each(testDatabaseTargets())('indexes built after a rebuild replay ($nam
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
+  /**
+   * What a rebuild that did not finish leaves behind: its row, holding the indexes it set
+   * aside, and those indexes dropped. `alsoInTransaction` runs before the commit.
+   */
+  const leaveUnfinishedRebuild = async (
+    row: { id: string; status: string; heartbeatAt: string },
+    alsoInTransaction: (client: PoolClient) => Promise<unknown> = () => Promise.resolve(),
+  ) => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const setAside = await setAsideIndexes(client, projection, 'read_models');
+      await client.query(
+        `INSERT INTO projections.rebuilds
+           (id, projection, version, status, mode, heartbeat_at, set_aside_indexes)
+         VALUES ($1, $2, 1, $3, 'rebuild', $4, $5)`,
+        [row.id, projection.name, row.status, row.heartbeatAt, JSON.stringify(setAside)],
+      );
+      await alsoInTransaction(client);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  };
   const setAsideColumn = async (id: string) =>
     (
       await pool.query<{ set_aside_indexes: unknown }>(
@@ -218,23 +242,12 @@ describe.each(testDatabaseTargets())('indexes built after a rebuild replay ($nam
 
   it('builds again, on start, the indexes of a rebuild whose process died', async () => {
     const before = await indexes();
-    // What a rebuild leaves when its process dies mid-replay: a running row whose heartbeat
-    // stopped, and the indexes it set aside, dropped.
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const setAside = await setAsideIndexes(client, projection, 'read_models');
-      await client.query(
-        `INSERT INTO projections.rebuilds
-             (id, projection, version, status, mode, heartbeat_at, set_aside_indexes)
-           VALUES ('00000000-0000-4000-8000-00000000dead', $1, 1, 'running', 'rebuild',
-                   now() - interval '1 hour', $2)`,
-        [projection.name, JSON.stringify(setAside)],
-      );
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    // Its process died mid-replay: the row still says running, its heartbeat an hour old.
+    await leaveUnfinishedRebuild({
+      id: '00000000-0000-4000-8000-00000000dead',
+      status: 'running',
+      heartbeatAt: new Date(Date.now() - 3_600_000).toISOString(),
+    });
     expect(Object.keys(await indexes()).length).toBe(Object.keys(before).length - SET_ASIDE.length);
 
     await rebuilder().recoverInterrupted([projection.name]);
@@ -255,25 +268,19 @@ describe.each(testDatabaseTargets())('indexes built after a rebuild replay ($nam
 
   it('an index the rows no longer allow does not stop a start; the next rebuild builds it', async () => {
     const before = await indexes();
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const setAside = await setAsideIndexes(client, projection, 'read_models');
-      await client.query(
-        `INSERT INTO projections.rebuilds
-             (id, projection, version, status, mode, heartbeat_at, set_aside_indexes)
-           VALUES ('00000000-0000-4000-8000-0000000000ab', $1, 1, 'failed', 'rebuild', now(), $2)`,
-        [projection.name, JSON.stringify(setAside)],
-      );
+    await leaveUnfinishedRebuild(
+      {
+        id: '00000000-0000-4000-8000-0000000000ab',
+        status: 'failed',
+        heartbeatAt: new Date().toISOString(),
+      },
       // A row the primary key would refuse: the index cannot be built over these rows.
-      await client.query(
-        `INSERT INTO read_models.identity_observations
+      (client) =>
+        client.query(
+          `INSERT INTO read_models.identity_observations
            SELECT * FROM read_models.identity_observations LIMIT 1`,
-      );
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+        ),
+    );
     const missing = Object.keys(before).length - SET_ASIDE.length;
 
     await expect(rebuilder().recoverInterrupted([projection.name])).resolves.toBeUndefined();
