@@ -27,6 +27,9 @@ function factOf(event: RecordedEvent, fx: FxTable) {
   );
 }
 
+/** A flag as stored: resolved already when what it waited for came in the same batch. */
+type StoredFlag = FlagFact & { readonly resolvedAt?: Date };
+
 const pairKey = (customerKey: string, orderId: string) => `${customerKey}\u0000${orderId}`;
 
 /** The projection's tables in one schema: the live `read_models`, or a blue/green build's. */
@@ -61,13 +64,18 @@ function customerValueProjectionIn(fx: FxTable, schema: string): Projection {
   const table = valueTablesIn(schema);
   return {
     name: 'customer_value',
-    version: 1,
+    /**
+     * 2: a refund that comes before its order is flagged however the two are batched, and the
+     * flag's resolved_at is when the order was stored, not when it was projected. A deployment
+     * whose rows version 1 built rebuilds them blue/green by itself on start.
+     */
+    version: 2,
     tables: [table.orders, table.refunds, table.flags, table.value],
     inSchema: (other: string) => customerValueProjectionIn(fx, other),
     async apply(client: PoolClient, events: readonly RecordedEvent[]): Promise<void> {
       const facts = events.map((e) => factOf(e, fx)).filter((f) => f !== null);
       if (facts.length === 0) return;
-      const flags: FlagFact[] = facts.filter((f) => f.kind === 'flag');
+      const flags: StoredFlag[] = facts.filter((f) => f.kind === 'flag');
       const refunds: RefundFact[] = facts.filter((f) => f.kind === 'refund');
 
       // First event of an order id wins; a later one (another event id) is a duplicate.
@@ -93,11 +101,32 @@ function customerValueProjectionIn(fx: FxTable, schema: string): Projection {
       }
       await insertRefunds(client, table, refunds);
 
+      // The orders this batch stored, by pair, with the time each was stored: a refund stored
+      // before its order was without one until then, in this batch or an earlier one.
+      const arrived = new Map<string, { position: number; recordedAt: Date }>();
+      const positionOf = firstPositions(events);
+      const recordedAtOf = new Map(events.map((e) => [e.eventId, e.recordedAt]));
+      for (const o of candidates) {
+        const recordedAt = recordedAtOf.get(o.eventId);
+        if (!inserted.has(o.eventId) || recordedAt === undefined) continue;
+        arrived.set(pairKey(o.customerKey, o.orderId), {
+          position: positionOf.get(o.eventId) ?? 0,
+          recordedAt,
+        });
+      }
+      // Flagged as a batch of that refund alone would have: the flag, resolved by the order.
+      for (const r of refunds) {
+        const order = arrived.get(pairKey(r.customerKey, r.orderId));
+        if (order !== undefined && (positionOf.get(r.eventId) ?? 0) < order.position) {
+          flags.push({ ...withoutOrder(r), resolvedAt: order.recordedAt });
+        }
+      }
+
       // Settle the refunds of every order this batch touched, in event-time order.
       const pairs = new Map<string, { customerKey: string; orderId: string }>();
       for (const f of [...candidates.filter((o) => inserted.has(o.eventId)), ...refunds])
         pairs.set(pairKey(f.customerKey, f.orderId), f);
-      if (pairs.size > 0) await settle(client, table, [...pairs.values()], flags);
+      if (pairs.size > 0) await settle(client, table, [...pairs.values()], flags, arrived);
 
       await insertFlags(client, table, flags);
       const keys = new Set(facts.map((f) => f.customerKey));
@@ -109,6 +138,36 @@ function customerValueProjectionIn(fx: FxTable, schema: string): Projection {
 /** For the projector's list: the projection with the configuration from the environment. */
 export function customerValueProjectionFromEnv(env: NodeJS.ProcessEnv): Projection {
   return customerValueProjection(loadValueConfigOrThrow(env).fx);
+}
+
+/** Each event id's first index in the batch: the log order within it. */
+function firstPositions(events: readonly RecordedEvent[]): Map<string, number> {
+  const positions = new Map<string, number>();
+  events.forEach((event, index) => {
+    if (!positions.has(event.eventId)) positions.set(event.eventId, index);
+  });
+  return positions;
+}
+
+/** The flag of a refund stored while no order with its id was known for the customer. */
+function withoutOrder(
+  refund: Pick<
+    RefundFact,
+    'eventId' | 'customerKey' | 'orderId' | 'occurredAt' | 'currency' | 'originalAmount'
+  >,
+): FlagFact {
+  return {
+    kind: 'flag',
+    eventId: refund.eventId,
+    eventType: 'OrderRefunded',
+    customerKey: refund.customerKey,
+    orderId: refund.orderId,
+    occurredAt: refund.occurredAt,
+    currency: refund.currency,
+    originalAmount: refund.originalAmount,
+    reasonCode: 'refund-without-order',
+    reason: `no order ${refund.orderId} is known for this customer; the refund is not counted until it arrives`,
+  };
 }
 
 function duplicate(order: OrderFact): FlagFact {
@@ -197,7 +256,8 @@ async function settle(
   client: PoolClient,
   table: ValueTables,
   pairs: { customerKey: string; orderId: string }[],
-  flags: FlagFact[],
+  flags: StoredFlag[],
+  arrived: ReadonlyMap<string, { recordedAt: Date }>,
 ): Promise<void> {
   const params = [pairs.map((p) => p.customerKey), pairs.map((p) => p.orderId)];
   const pending = await client.query<PendingRow>(
@@ -224,24 +284,22 @@ async function settle(
     const key = pairKey(row.customer_key, row.order_id);
     refundsByPair.set(key, [...(refundsByPair.get(key) ?? []), row]);
   }
-  const applied: { eventId: string; amount: string }[] = [];
+  const applied: { eventId: string; amount: string; resolvedAt: Date | null }[] = [];
   const orderUpdates: { customerKey: string; orderId: string; refunded: string }[] = [];
   for (const [key, rows] of refundsByPair) {
     const order = ordersByPair.get(key);
     if (order === undefined) {
       for (const row of rows) {
-        flags.push({
-          kind: 'flag',
-          eventId: row.event_id,
-          eventType: 'OrderRefunded',
-          customerKey: row.customer_key,
-          orderId: row.order_id,
-          occurredAt: row.occurred_at,
-          currency: row.currency,
-          originalAmount: row.original_amount,
-          reasonCode: 'refund-without-order',
-          reason: `no order ${row.order_id} is known for this customer; the refund is not counted until it arrives`,
-        });
+        flags.push(
+          withoutOrder({
+            eventId: row.event_id,
+            customerKey: row.customer_key,
+            orderId: row.order_id,
+            occurredAt: row.occurred_at,
+            currency: row.currency,
+            originalAmount: row.original_amount,
+          }),
+        );
       }
       continue;
     }
@@ -254,8 +312,11 @@ async function settle(
       orderId: order.order_id,
       refunded: result.refundedAmount,
     });
+    // A pending refund is settled only by an order this batch stored: with an order already
+    // known, the batch that stored the refund settled it.
+    const resolvedAt = arrived.get(key)?.recordedAt ?? null;
     for (const s of result.settled) {
-      applied.push({ eventId: s.eventId, amount: s.appliedAmount });
+      applied.push({ eventId: s.eventId, amount: s.appliedAmount, resolvedAt });
       const row = rows.find((r) => r.event_id === s.eventId)!;
       if (s.excess !== null) {
         flags.push({
@@ -289,26 +350,30 @@ async function settle(
       orderUpdates.map((u) => u.refunded),
     ],
   );
-  // A refund that waited for its order is counted now; its flag stays, marked resolved.
+  // A refund that waited for its order is counted now; its flag stays, marked resolved when
+  // the order was stored (a time in the log, so a rebuild writes the same one).
+  const resolved = applied.filter((a) => a.resolvedAt !== null);
   await client.query(
-    `UPDATE ${table.flags} SET resolved_at = now()
-      WHERE reason_code = 'refund-without-order' AND resolved_at IS NULL AND event_id = ANY($1::text[])`,
-    [applied.map((a) => a.eventId)],
+    `UPDATE ${table.flags} f SET resolved_at = u.t
+       FROM unnest($1::text[], $2::timestamptz[]) AS u(e, t)
+      WHERE f.reason_code = 'refund-without-order' AND f.resolved_at IS NULL AND f.event_id = u.e`,
+    [resolved.map((a) => a.eventId), resolved.map((a) => a.resolvedAt)],
   );
 }
 
 async function insertFlags(
   client: PoolClient,
   table: ValueTables,
-  flags: FlagFact[],
+  flags: StoredFlag[],
 ): Promise<void> {
   if (flags.length === 0) return;
   await client.query(
     `INSERT INTO ${table.flags}
        (event_id, reason_code, event_type, customer_key, order_id, occurred_at, currency,
-        original_amount, reason)
+        original_amount, reason, resolved_at)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                          $6::timestamptz[], $7::text[], $8::numeric[], $9::text[])
+                          $6::timestamptz[], $7::text[], $8::numeric[], $9::text[],
+                          $10::timestamptz[])
      ON CONFLICT (event_id, reason_code) DO NOTHING`,
     [
       flags.map((f) => f.eventId),
@@ -320,6 +385,7 @@ async function insertFlags(
       flags.map((f) => f.currency),
       flags.map((f) => f.originalAmount),
       flags.map((f) => f.reason),
+      flags.map((f) => f.resolvedAt ?? null),
     ],
   );
 }
