@@ -262,9 +262,9 @@ function instrument(projection, stats, progress) {
     });
   // A queued apply (applyCatchingUpQueued) resolves once its batch is computed and its writes
   // queued: its time is the JavaScript's and the waits before the hand-over.
-  const timed = (how) => async (client, events) => {
+  const timed = (how) => async (client, events, previous) => {
     const t = now();
-    const handedOver = await projection[how](timedClient(client), events);
+    const handedOver = await projection[how](timedClient(client), events, previous);
     const ms = now() - t;
     stats.applyMs += ms;
     stats.applyLatencies.push(ms);

@@ -17,7 +17,7 @@ import {
   type Projector,
   projectionLockKey,
 } from '../projector/projector';
-import { catchingUp, type Projection } from '../projector/projection';
+import { catchingUp, ConcurrentWriteError, type Projection } from '../projector/projection';
 import { ProjectionOperationError } from './projection-operations.exception';
 import type { ProjectionStatusReader } from './projection-status';
 import {
@@ -125,7 +125,14 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 interface InFlightBatch {
   committed: Promise<void>;
   events: number;
+  checkpoint: GlobalCheckpoint;
 }
+
+/**
+ * Batches rolled back in a row because another writer changed the projection's state under
+ * them (ConcurrentWriteError) before a replay gives up: each retry starts from the last commit.
+ */
+const MAX_CONCURRENT_WRITE_RETRIES = 3;
 
 class RebuildCancelled extends Error {}
 
@@ -634,62 +641,85 @@ export class ProjectionRebuilder {
   ): Promise<GlobalCheckpoint> {
     let after = from;
     const maxCount = projection.batchSize ?? this.batchSize;
-    // The next page is read while the current one is applied (same pages, same order).
-    let reading: Promise<ReadAllResult> | null = null;
-    // A projection that can (applyQueued) has one batch committing while the next is computed:
-    // at most two transactions open, and a batch counts as applied once committed.
-    let committing: InFlightBatch | null = null;
-    try {
-      while (compareCheckpoints(after, target) < 0) {
-        if (control.cancel) throw new RebuildCancelled();
-        const page: ReadAllResult = await (reading ?? this.store.readAll({ after, maxCount }));
-        reading =
-          page.events.length === maxCount
-            ? this.store.readAll({ after: page.checkpoint, maxCount })
-            : null;
-        reading?.catch(() => undefined);
-        const events = page.events.filter(
-          (e) =>
-            compareCheckpoints(
-              { transactionId: e.transactionId, position: e.globalPosition },
-              target,
-            ) <= 0,
-        );
-        const last = events[events.length - 1];
-        if (!last) break;
-        const checkpoint = { transactionId: last.transactionId, position: last.globalPosition };
-        const previous: InFlightBatch | null = committing;
-        // Commits only after the batch before it did (it rolls back if that one failed).
-        const { locked, committed } = await beginBatchWithCheckpoint(
-          this.pool,
-          projection,
-          events,
-          checkpoint,
-          previous?.committed,
-        );
-        committing = { committed, events: events.length };
-        if (previous) {
-          await previous.committed;
-          progress.applied += previous.events;
+    // Where the last committed batch left the checkpoint: a retry starts there.
+    let committedAt = from;
+    let conflicts = 0;
+    for (;;) {
+      // The next page is read while the current one is applied (same pages, same order).
+      let reading: Promise<ReadAllResult> | null = null;
+      // A projection that can (applyQueued) has one batch committing while the next is
+      // computed: at most two transactions open, and a batch counts as applied once committed.
+      let committing: InFlightBatch | null = null;
+      try {
+        while (compareCheckpoints(after, target) < 0) {
+          if (control.cancel) throw new RebuildCancelled();
+          const page: ReadAllResult = await (reading ?? this.store.readAll({ after, maxCount }));
+          reading =
+            page.events.length === maxCount
+              ? this.store.readAll({ after: page.checkpoint, maxCount })
+              : null;
+          reading?.catch(() => undefined);
+          const events = page.events.filter(
+            (e) =>
+              compareCheckpoints(
+                { transactionId: e.transactionId, position: e.globalPosition },
+                target,
+              ) <= 0,
+          );
+          const last = events[events.length - 1];
+          if (!last) break;
+          const checkpoint = { transactionId: last.transactionId, position: last.globalPosition };
+          const previous: InFlightBatch | null = committing;
+          // Commits only after the batch before it did (it rolls back if that one failed).
+          const { locked, committed } = await beginBatchWithCheckpoint(
+            this.pool,
+            projection,
+            events,
+            checkpoint,
+            previous?.committed,
+          );
+          committing = { committed, events: events.length, checkpoint };
+          if (previous) {
+            await previous.committed;
+            progress.applied += previous.events;
+            committedAt = previous.checkpoint;
+            conflicts = 0;
+          }
+          // This one is ahead of the next in the queue for the lock that orders them.
+          await locked;
+          after = checkpoint;
         }
-        // This one is ahead of the next in the queue for the lock that orders them.
-        await locked;
-        after = checkpoint;
+        const lastBatch: InFlightBatch | null = committing;
+        committing = null;
+        if (lastBatch) {
+          await lastBatch.committed;
+          progress.applied += lastBatch.events;
+          committedAt = lastBatch.checkpoint;
+        }
+        return after;
+      } catch (error) {
+        // Stopping (cancelled or failed): the batch in flight ends either way before we go on,
+        // so the checkpoint is where the last committed batch left it.
+        const inFlight: InFlightBatch | null = committing;
+        if (inFlight) {
+          await inFlight.committed.then(
+            () => {
+              progress.applied += inFlight.events;
+              committedAt = inFlight.checkpoint;
+            },
+            () => undefined,
+          );
+        }
+        if (!(error instanceof ConcurrentWriteError) || conflicts >= MAX_CONCURRENT_WRITE_RETRIES)
+          throw error;
+        conflicts += 1;
+        this.logger.warn(
+          { projection: projection.name, at: formatCheckpoint(committedAt), attempt: conflicts },
+          'another writer changed the projection under a batch of the replay: replaying again from the last committed batch',
+        );
+        after = committedAt;
       }
-      const lastBatch: InFlightBatch | null = committing;
-      committing = null;
-      if (lastBatch) {
-        await lastBatch.committed;
-        progress.applied += lastBatch.events;
-      }
-    } catch (error) {
-      // Stopping (cancelled or failed): the batch in flight ends either way before we return,
-      // so the checkpoint is where the last committed batch left it.
-      const inFlight: InFlightBatch | null = committing;
-      if (inFlight) await inFlight.committed.catch(() => undefined);
-      throw error;
     }
-    return after;
   }
 
   /**

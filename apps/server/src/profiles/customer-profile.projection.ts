@@ -20,8 +20,9 @@ import {
 } from '@touchline/identity';
 import type { EvidenceSource } from '@touchline/identity';
 import type { PoolClient } from 'pg';
-import type { Projection } from '../projector/projection';
+import { ConcurrentWriteError, type Projection } from '../projector/projection';
 import { touchpointOf } from '../projector/activity.projection';
+import { newIdentityGeneration } from './identity-generation';
 import type { FxTable } from '../value/domain/fx';
 import { add, type Decimal, formatDecimal, parseDecimal, subtract } from '../value/domain/decimal';
 import { valueFactOf } from '../value/domain/value-facts';
@@ -230,7 +231,8 @@ function consentOf(event: RecordedEvent): [string, boolean][] {
  * rebuild give the same rows.
  *
  * The graph lives in memory. After a restart, or when another process or a rebuild wrote the
- * tables (the generation counter differs), it is rebuilt from identity_observations.
+ * tables (the generation row holds another writer's value), it is rebuilt from
+ * identity_observations.
  */
 export class CustomerProfileProjection implements Projection {
   readonly name = 'customer_profiles';
@@ -328,8 +330,9 @@ export class CustomerProfileProjection implements Projection {
   async applyCatchingUpQueued(
     client: PoolClient,
     events: readonly RecordedEvent[],
+    previous?: Promise<void>,
   ): Promise<{ locked: Promise<void>; written: Promise<void> }> {
-    return this.applyBatch(client, events, true, true);
+    return this.applyBatch(client, events, true, true, previous);
   }
 
   private async applyBatch(
@@ -337,6 +340,8 @@ export class CustomerProfileProjection implements Projection {
     events: readonly RecordedEvent[],
     deferProfiles: boolean,
     queued: boolean,
+    /** A queued batch's: the commit of the batch before it, still in flight. */
+    previous?: Promise<void>,
   ): Promise<{ locked: Promise<void>; written: Promise<void> }> {
     // The generation row is locked first, so every write of this batch runs after the batch
     // before it committed. A queued batch does not wait for the lock to compute: it assumes the
@@ -344,6 +349,8 @@ export class CustomerProfileProjection implements Projection {
     // and checks once the lock is granted; a mismatch (that batch rolled back, or another writer)
     // fails this one, and its transaction is rolled back with whatever it wrote.
     const locking = this.lockGeneration(client);
+    // What this batch leaves in the generation row, and the graph it computes is at.
+    const next = newIdentityGeneration();
     // Settled either way (a failed lock is reported by `written`): what the writes wait for.
     const lockSettled = locking.then(
       () => undefined,
@@ -421,7 +428,7 @@ export class CustomerProfileProjection implements Projection {
           facts: last ? [...facts.values()] : [],
           customers: last ? [...touched].sort() : [],
           deferProfiles,
-          generation: last ? generation + 1n : null,
+          generation: last ? next : null,
         });
         // One statement at a time on the connection: each chunk's after the one before.
         // The first after the generation lock, which a queued batch sent without waiting.
@@ -445,8 +452,11 @@ export class CustomerProfileProjection implements Projection {
       const locked = await locking;
       const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
       if (failed) throw failed.reason;
+      // Written, but the replay commits it only after the batch before it: if that one fails,
+      // so does this one, and its graph (the next batch's start) is dropped below.
+      await previous;
       if (assumed !== null && locked !== assumed) {
-        throw new Error(
+        throw new ConcurrentWriteError(
           `The profile tables are at generation ${locked}, not ${assumed} as this batch assumed (the batch before it failed, or another process wrote): rolled back`,
         );
       }
@@ -454,14 +464,14 @@ export class CustomerProfileProjection implements Projection {
     if (!queued || computing !== null) {
       await settle();
       this.graph = graph;
-      this.generation = generation + 1n;
+      this.generation = next;
       return { locked: Promise.resolve(), written: Promise.resolve() };
     }
     // Queued: the next batch starts from this graph now; if these writes fail, it finds out
     // through the generation, and the graph is reloaded from the tables after.
     const computed = graph;
     this.graph = computed;
-    this.generation = generation + 1n;
+    this.generation = next;
     this.queuedAhead = true;
     const written = settle().catch((error: unknown) => {
       if (this.graph === computed) {
@@ -536,7 +546,7 @@ export class CustomerProfileProjection implements Projection {
     target: UnmergeTarget,
     request: { reason: string | null; requestedBy: string },
   ): Promise<RevocationOutcome> {
-    const generation = await this.lockGeneration(client);
+    await this.lockGeneration(client);
     const earlier = await client.query<{ revocation: Revocation }>(
       `SELECT revocation FROM identity.revocations WHERE target = $1::jsonb`,
       [JSON.stringify(target)],
@@ -588,7 +598,7 @@ export class CustomerProfileProjection implements Projection {
         touchpoints: [],
         customers: recomputed,
         deferProfiles: false,
-        generation: generation + 1n,
+        generation: newIdentityGeneration(),
       }),
     );
     // Whatever graph this instance held is behind the tables now.

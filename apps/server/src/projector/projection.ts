@@ -50,17 +50,30 @@ export interface Projection {
    * writes. The replay computes the next batch, in another transaction, once this one is locked,
    * while it is written and committed; the projection must make that next batch's writes wait
    * for this commit and fail if it did not happen (the profile projection does both with its
-   * generation row).
+   * generation row). `previous`: the commit of the batch before, when one is in flight; the
+   * projection's `written` rejects if it fails, so state kept in memory for the next batch is
+   * never that of a batch the replay rolled back.
    */
   applyCatchingUpQueued?(
     client: PoolClient,
     events: readonly RecordedEvent[],
+    previous?: Promise<void>,
   ): Promise<{ locked: Promise<void>; written: Promise<void> }>;
   /** applyCatchingUpQueued as a replay applies it (set by `catchingUp`). */
   applyQueued?(
     client: PoolClient,
     events: readonly RecordedEvent[],
+    previous?: Promise<void>,
   ): Promise<{ locked: Promise<void>; written: Promise<void> }>;
+}
+
+/**
+ * A batch computed on state another writer changed before the batch could write (an admin's
+ * unmerge between two overlapped batches of a replay): it was rolled back, and applying the log
+ * again from the last committed checkpoint is safe (the state is read from the tables then).
+ */
+export class ConcurrentWriteError extends Error {
+  override readonly name = 'ConcurrentWriteError';
 }
 
 /** The projection as a rebuild applies it: through applyCatchingUp where it has one. */

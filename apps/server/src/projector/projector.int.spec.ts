@@ -108,9 +108,9 @@ describe.each(testDatabaseTargets())('projector catching up ($name)', (target) =
       },
       ...(options.queued
         ? {
-            applyCatchingUpQueued: async (client, events) => {
+            applyCatchingUpQueued: async (client, events, previous) => {
               record('q');
-              return target.applyCatchingUpQueued(client, events);
+              return target.applyCatchingUpQueued(client, events, previous);
             },
           }
         : {}),
@@ -145,7 +145,7 @@ describe.each(testDatabaseTargets())('projector catching up ($name)', (target) =
       await client.query('BEGIN');
       await projection.inSchema(NEXT_SCHEMA).apply(client, events);
       await client.query('COMMIT');
-      // The generation counts batches; every other table must be equal row for row.
+      // The generation names the last write; every other table must be equal row for row.
       const tables = projection.tables.filter((t) => !t.endsWith('.identity_generation'));
       const differences = await compareWithLive(client, tables, NEXT_SCHEMA);
       for (const difference of differences) {

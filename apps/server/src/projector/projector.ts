@@ -167,7 +167,7 @@ export async function beginBatchWithCheckpoint(
     // statements; on fresh tables without statistics it cost most of each batch (benchmarks.md).
     await client.query('BEGIN; SET LOCAL jit = off');
     if (projection.applyQueued) {
-      ({ locked, written } = await projection.applyQueued(client, events));
+      ({ locked, written } = await projection.applyQueued(client, events, after));
     } else {
       written = projection.apply(client, events);
     }

@@ -4,6 +4,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { EncryptingEventStore } from '../crypto/encrypting-event-store';
 import { deleteDeadLettersMentioning, identifierValuesOf } from './dead-letter-erasure';
+import { newIdentityGeneration } from '../../profiles/identity-generation';
 import {
   APPEND_ONLY_BY_CUSTOMER_ID,
   BY_CUSTOMER_ID,
@@ -97,9 +98,9 @@ export class CustomerErasure {
         identifierValuesOf(customer.identifiers),
       );
       if (generation.rows.length > 0) {
-        await client.query(
-          'UPDATE read_models.identity_generation SET generation = generation + 1',
-        );
+        await client.query('UPDATE read_models.identity_generation SET generation = $1', [
+          newIdentityGeneration().toString(),
+        ]);
       }
       const inserted = await client.query(
         `INSERT INTO privacy.erasures
@@ -311,9 +312,9 @@ export class CustomerErasure {
             identifierValuesOf(identifiers),
           );
           if (rows > 0) {
-            await client.query(
-              'UPDATE read_models.identity_generation SET generation = generation + 1',
-            );
+            await client.query('UPDATE read_models.identity_generation SET generation = $1', [
+              newIdentityGeneration().toString(),
+            ]);
           }
           await client.query('COMMIT');
           if (rows > 0 || deadLetters > 0) {
