@@ -9,7 +9,7 @@ import {
 } from '@touchline/event-store';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
-import type { Projection } from './projection';
+import { ConcurrentWriteError, type Projection } from './projection';
 import { parseSegmentName, ProjectionSegment } from './segments';
 
 interface CheckpointRowOfLayout {
@@ -342,10 +342,19 @@ export class Projector {
         if (this.stopped) break;
         this.state = 'failing';
         this.lastErrorCode = errorCode(error);
-        this.logger.error(
-          { err: error, projection: this.projection.name, retryInMs: backoff },
-          'projector failed; restarting',
-        );
+        if (error instanceof ConcurrentWriteError) {
+          // Expected now and then (an unmerge from another process while catching up): the
+          // restart reads the state from the tables.
+          this.logger.warn(
+            { err: error, projection: this.projection.name, retryInMs: backoff },
+            'another writer changed the projection under a batch; restarting from the checkpoint',
+          );
+        } else {
+          this.logger.error(
+            { err: error, projection: this.projection.name, retryInMs: backoff },
+            'projector failed; restarting',
+          );
+        }
         this.releaseLock(true);
         await sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
