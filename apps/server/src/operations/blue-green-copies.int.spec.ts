@@ -41,8 +41,12 @@ const order = (key: string, orderId: string, data: Record<string, unknown> = {})
     products: [{ productId: 'A', price: '40.00', quantity: 1 }],
     ...data,
   });
-const refund = (key: string, orderId: string, data: Record<string, unknown> = {}) =>
-  recorded('OrderRefunded', key, { orderId, currency: 'USD', ...data });
+const refund = (
+  key: string,
+  orderId: string,
+  data: Record<string, unknown> = {},
+  occurredAt?: string,
+) => recorded('OrderRefunded', key, { orderId, currency: 'USD', ...data }, occurredAt);
 const banner = (userId: string, analytics: boolean, occurredAt: string) =>
   recorded(
     'WebEventTracked',
@@ -72,6 +76,11 @@ const cases: { projection: Projection; events: RecordedEvent[] }[] = [
       order('user:bob', 'o-3', { currency: 'EUR', total: '10.00' }),
       order('user:cy', 'o-4', { currency: 'XXX', total: '1.00' }), // unknown-currency
       refund('user:cy', 'o-9'), // never ordered: stays flagged
+      order('user:dee', 'o-5', { total: '50.00' }),
+      // Together more than the order, and stored in the reverse of event time: by event time
+      // the 30 is counted in full and the 40 exceeds what is left, however they are batched.
+      refund('user:dee', 'o-5', { total: '40.00' }, '2026-05-01T10:05:00.000Z'),
+      refund('user:dee', 'o-5', { total: '30.00' }, '2026-05-01T10:01:00.000Z'),
     ],
   },
   {

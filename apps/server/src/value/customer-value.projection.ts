@@ -65,8 +65,9 @@ function customerValueProjectionIn(fx: FxTable, schema: string): Projection {
   return {
     name: 'customer_value',
     /**
-     * 2: a refund that comes before its order is flagged however the two are batched, and the
-     * flag's resolved_at is when the order was stored, not when it was projected. A deployment
+     * 2: a refund that comes before its order is flagged however the two are batched, the
+     * flag's resolved_at is when the order was stored, not when it was projected, and an order's
+     * refunds are settled again, all in event-time order, whenever a batch touches it. A deployment
      * whose rows version 1 built rebuilds them blue/green by itself on start.
      */
     version: 2,
@@ -240,9 +241,8 @@ interface OrderRow {
   customer_key: string;
   order_id: string;
   base_amount: string;
-  refunded_amount: string;
 }
-interface PendingRow {
+interface RefundRow {
   event_id: string;
   customer_key: string;
   order_id: string;
@@ -252,6 +252,12 @@ interface PendingRow {
   base_amount: string | null;
 }
 
+/**
+ * Settles the refunds of each pair again, all of them, in event-time order: the order's refunded
+ * amount, each refund's applied amount and which refunds exceed what was left come out the same
+ * however the refunds arrived and however the log was cut into batches. A pair without its order
+ * keeps its refunds pending, each flagged refund-without-order.
+ */
 async function settle(
   client: PoolClient,
   table: ValueTables,
@@ -260,18 +266,17 @@ async function settle(
   arrived: ReadonlyMap<string, { recordedAt: Date }>,
 ): Promise<void> {
   const params = [pairs.map((p) => p.customerKey), pairs.map((p) => p.orderId)];
-  const pending = await client.query<PendingRow>(
+  const refunds = await client.query<RefundRow>(
     `SELECT r.event_id, r.customer_key, r.order_id, r.occurred_at, r.currency,
             r.original_amount::text, r.base_amount::text
        FROM ${table.refunds} r
        JOIN unnest($1::text[], $2::text[]) AS p(c, o) ON r.customer_key = p.c AND r.order_id = p.o
-      WHERE r.status = 'pending'
       ORDER BY r.occurred_at, r.event_id`,
     params,
   );
-  if (pending.rows.length === 0) return;
+  if (refunds.rows.length === 0) return;
   const ordersResult = await client.query<OrderRow>(
-    `SELECT o.customer_key, o.order_id, o.base_amount::text, o.refunded_amount::text
+    `SELECT o.customer_key, o.order_id, o.base_amount::text
        FROM ${table.orders} o
        JOIN unnest($1::text[], $2::text[]) AS p(c, o) ON o.customer_key = p.c AND o.order_id = p.o`,
     params,
@@ -279,8 +284,8 @@ async function settle(
   const ordersByPair = new Map(
     ordersResult.rows.map((o) => [pairKey(o.customer_key, o.order_id), o]),
   );
-  const refundsByPair = new Map<string, PendingRow[]>();
-  for (const row of pending.rows) {
+  const refundsByPair = new Map<string, RefundRow[]>();
+  for (const row of refunds.rows) {
     const key = pairKey(row.customer_key, row.order_id);
     refundsByPair.set(key, [...(refundsByPair.get(key) ?? []), row]);
   }
@@ -304,7 +309,7 @@ async function settle(
       continue;
     }
     const result = settleRefunds(
-      { baseAmount: order.base_amount, refundedAmount: order.refunded_amount },
+      { baseAmount: order.base_amount, refundedAmount: '0' },
       rows.map((r) => ({ eventId: r.event_id, baseAmount: r.base_amount })),
     );
     orderUpdates.push({
@@ -312,8 +317,8 @@ async function settle(
       orderId: order.order_id,
       refunded: result.refundedAmount,
     });
-    // A pending refund is settled only by an order this batch stored: with an order already
-    // known, the batch that stored the refund settled it.
+    // A refund still pending waited for its order, which only this batch can have stored
+    // (with an order known, the batch that stored the refund settled it).
     const resolvedAt = arrived.get(key)?.recordedAt ?? null;
     for (const s of result.settled) {
       applied.push({ eventId: s.eventId, amount: s.appliedAmount, resolvedAt });
@@ -349,6 +354,12 @@ async function settle(
       orderUpdates.map((u) => u.orderId),
       orderUpdates.map((u) => u.refunded),
     ],
+  );
+  // Which refunds exceed the order is decided again above: the flags come from that alone.
+  await client.query(
+    `DELETE FROM ${table.flags}
+      WHERE reason_code = 'refund-exceeds-order' AND event_id = ANY($1::text[])`,
+    [applied.map((a) => a.eventId)],
   );
   // A refund that waited for its order is counted now; its flag stays, marked resolved when
   // the order was stored (a time in the log, so a rebuild writes the same one).
