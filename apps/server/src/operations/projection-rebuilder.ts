@@ -789,8 +789,13 @@ export class ProjectionRebuilder {
       const live = await loadCheckpoint(this.pool, projection);
       at = await this.replay(build, at, live, control, progress);
       await completeDeferred(at);
+      const bookkeeping = new Set(projection.bookkeepingTables ?? []);
       const diff = await this.inTransaction((client) =>
-        compareWithLive(client, tables, NEXT_SCHEMA),
+        compareWithLive(
+          client,
+          tables.filter((table) => !bookkeeping.has(table)),
+          NEXT_SCHEMA,
+        ),
       );
       await this.pool.query('UPDATE projections.rebuilds SET diff = $2 WHERE id = $1', [
         id,

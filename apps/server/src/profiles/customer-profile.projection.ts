@@ -242,6 +242,7 @@ export class CustomerProfileProjection implements Projection {
    */
   readonly version = 2;
   readonly tables: readonly string[];
+  readonly bookkeepingTables: readonly string[];
   /**
    * Bigger batches than the projector's default: the per-batch work (a customer touched several
    * times in a batch is recomputed once, one round trip) amortizes (docs/benchmarks.md).
@@ -286,6 +287,7 @@ export class CustomerProfileProjection implements Projection {
     private readonly pipelineChunk = PIPELINE_CHUNK,
   ) {
     this.tables = CUSTOMER_PROFILE_TABLES.map((table) => `${schema}.${table}`);
+    this.bookkeepingTables = [`${schema}.identity_generation`];
     if (!Number.isSafeInteger(pipelineChunk) || pipelineChunk < 1) {
       throw new RangeError(`pipelineChunk must be a positive whole number, not ${pipelineChunk}`);
     }

@@ -14,6 +14,12 @@ export interface Projection {
    */
   readonly tables?: readonly string[];
   /**
+   * Those of `tables` that hold the projection's own bookkeeping, not rows the events determine
+   * (the profile projection's generation row, a new value per write): a rebuild empties and
+   * switches them with the rest, and a dry run does not compare them.
+   */
+  readonly bookkeepingTables?: readonly string[];
+  /**
    * Events per transaction this projection works best with (per-batch work such as recomputing
    * the touched profiles amortizes over bigger batches). Default: the projector's own.
    */
