@@ -136,6 +136,14 @@ const MAX_CONCURRENT_WRITE_RETRIES = 3;
 
 class RebuildCancelled extends Error {}
 
+/** A copy built against inputs besides the log (unmerges) that moved in its last step. */
+class InputsChanged extends Error {
+  readonly code = 'INPUTS_CHANGED';
+}
+
+/** Builds of a blue/green or dry-run copy while unmerges keep moving; then the switch is refused. */
+const MAX_COPY_ATTEMPTS = 3;
+
 class LockTimeout extends Error {
   readonly code = 'LOCK_TIMEOUT';
 }
@@ -760,23 +768,55 @@ export class ProjectionRebuilder {
     const completeDeferred = async (at: GlobalCheckpoint): Promise<void> => {
       if (copy.applyCatchingUp) await applyBatchWithCheckpoint(this.pool, build, [], at);
     };
-    await this.inTransaction(async (client) => {
-      await createEmptyCopies(client, tables, NEXT_SCHEMA);
-      // The copy is only read row by row when it replaces the live rows (which keep their
-      // indexes), and is dropped after: the indexes set aside are not built again.
-      await setAsideIndexes(
-        client,
-        projection,
-        NEXT_SCHEMA,
-        await this.missingIndexes(client, projection, tables, id),
+    // Built again from zero, beside the live rows, while what the rows depend on besides the
+    // log (an admin's unmerge) moved during the build: the copy cannot apply it to rows it has
+    // already written.
+    let inputs: string | null = null;
+    let at: GlobalCheckpoint = START;
+    for (let attempt = 1; ; attempt += 1) {
+      await this.inTransaction(async (client) => {
+        await createEmptyCopies(client, tables, NEXT_SCHEMA);
+        // The copy is only read row by row when it replaces the live rows (which keep their
+        // indexes), and is dropped after: the indexes set aside are not built again.
+        await setAsideIndexes(
+          client,
+          projection,
+          NEXT_SCHEMA,
+          await this.missingIndexes(client, projection, tables, id),
+        );
+        await client.query('DELETE FROM projections.checkpoints WHERE projection = $1', [
+          build.name,
+        ]);
+        await client.query(
+          `UPDATE projections.rebuilds SET started_at = now(), phase = 'replaying' WHERE id = $1`,
+          [id],
+        );
+        inputs = (await projection.inputsOutsideTheLog?.(client)) ?? null;
+      });
+      progress.applied = 0;
+      at = await this.replay(catchingUpCopy, START, target, control, progress);
+      const now = await this.inTransaction(
+        async (client) => (await projection.inputsOutsideTheLog?.(client)) ?? null,
       );
-      await client.query('DELETE FROM projections.checkpoints WHERE projection = $1', [build.name]);
-      await client.query(
-        `UPDATE projections.rebuilds SET started_at = now(), phase = 'replaying' WHERE id = $1`,
-        [id],
+      if (now === inputs || attempt >= MAX_COPY_ATTEMPTS) break;
+      this.logger.warn(
+        { projection: projection.name, rebuildId: id, attempt },
+        'what the rows depend on besides the log (an unmerge) changed while the copy was built: building it again from zero',
       );
-    });
-    let at = await this.replay(catchingUpCopy, START, target, control, progress);
+    }
+    /** The switch or the comparison, only against the inputs the copy was built with. */
+    const refuseIfInputsMoved = async (client: PoolClient): Promise<void> => {
+      if (!projection.inputsOutsideTheLog) return;
+      // Locked first by a writer outside the projector (an unmerge): it committed before this,
+      // and is seen below, or waits until this transaction ends.
+      for (const table of projection.bookkeepingTables ?? [])
+        await client.query(`SELECT 1 FROM ${table} FOR UPDATE`);
+      if ((await projection.inputsOutsideTheLog(client)) !== inputs) {
+        throw new InputsChanged(
+          `${projection.name}: what its rows depend on besides the log (an unmerge) changed while the copy was built; nothing was switched. Run the rebuild again.`,
+        );
+      }
+    };
 
     // The live projectors step aside from here on: what the copy lacks is applied, then the
     // copy is compared (dry run) or switched in.
@@ -790,13 +830,14 @@ export class ProjectionRebuilder {
       at = await this.replay(build, at, live, control, progress);
       await completeDeferred(at);
       const bookkeeping = new Set(projection.bookkeepingTables ?? []);
-      const diff = await this.inTransaction((client) =>
-        compareWithLive(
+      const diff = await this.inTransaction(async (client) => {
+        await refuseIfInputsMoved(client);
+        return compareWithLive(
           client,
           tables.filter((table) => !bookkeeping.has(table)),
           NEXT_SCHEMA,
-        ),
-      );
+        );
+      });
       await this.pool.query('UPDATE projections.rebuilds SET diff = $2 WHERE id = $1', [
         id,
         JSON.stringify(diff),
@@ -806,6 +847,7 @@ export class ProjectionRebuilder {
       await completeDeferred(at);
       const builtAt = at;
       await this.inTransaction(async (client) => {
+        await refuseIfInputsMoved(client);
         const live = await loadCheckpoint(client, projection);
         const { rows } = await client.query<{ version: number }>(
           'SELECT version FROM projections.checkpoints WHERE projection = $1',

@@ -173,6 +173,29 @@ describe.each(testDatabaseTargets())(
         )
       ).rows[0]?.set_aside_indexes;
     /**
+     * An admin's unmerge of what `eventId` linked, as another process makes it: through an
+     * instance of its own, whose graph a rebuild's instance knows nothing of.
+     */
+    const unmergeFromAnotherProcess = async (eventId: string) => {
+      const admin = new CustomerProfileProjection(
+        compileRulesOrThrow(DEFAULT_IDENTITY_RULES),
+        parseFxTable('USD', 'EUR=1.10'),
+      );
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const outcome = await admin.revoke(
+          client,
+          { eventId },
+          { reason: 'shared kiosk', requestedBy: 'test' },
+        );
+        await client.query('COMMIT');
+        return outcome;
+      } finally {
+        client.release();
+      }
+    };
+    /**
      * The projection, with `during` run on each batch's connection before the batch. `overlapped`:
      * its batches go through applyCatchingUpQueued, so the rebuilder overlaps them.
      */
@@ -396,33 +419,65 @@ describe.each(testDatabaseTargets())(
       }
     });
 
+    // Defined where transactions interleave: the unmerge commits while a copy's batch is open.
+    if (target.interleavesTransactions)
+      it('an unmerge while a blue/green copy is built: the copy is built again with it, then switched in', async () => {
+        const before = await dump();
+        const copy = projection.inSchema(NEXT_SCHEMA);
+        let copyBatches = 0;
+        const unmerged: unknown[] = [];
+        const beside: Projection = {
+          name: projection.name,
+          version: projection.version,
+          tables: projection.tables,
+          bookkeepingTables: projection.bookkeepingTables,
+          indexesBuiltAfterReplay: projection.indexesBuiltAfterReplay,
+          inputsOutsideTheLog: (client) => projection.inputsOutsideTheLog(client),
+          apply: (client, events) => projection.apply(client, events),
+          inSchema: () => ({
+            name: copy.name,
+            version: copy.version,
+            tables: copy.tables,
+            batchSize: 10,
+            apply: (client, events) => copy.apply(client, events),
+            applyCatchingUp: async (client, events) => {
+              copyBatches += 1;
+              // Event 5: visitor 1's identify, which the copy has applied by its second batch.
+              if (copyBatches === 2)
+                unmerged.push(
+                  await unmergeFromAnotherProcess('00000000-0000-4000-8000-000000000005'),
+                );
+              await copy.applyCatchingUp(client, events);
+            },
+          }),
+        };
+        const warnings: string[] = [];
+        const r = rebuilder(
+          pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) }),
+        );
+        await r.start(beside, { actorKeyId: null, strategy: 'blue-green' });
+        const done = await untilDone(r, projection.name);
+        expect(done).toMatchObject({ status: 'completed', mode: 'blue-green', errorMessage: null });
+        expect(unmerged).toEqual([expect.objectContaining({ applied: true })]);
+        // Four batches of ten, then the same four again, from zero, with the unmerge.
+        expect(copyBatches).toBe(8);
+        expect(warnings.join('')).toContain('building it again from zero');
+        const switched = await dump();
+        expect(switched).not.toEqual(before);
+
+        // The rows switched in are the ones a replay that nothing disturbed gives.
+        const again = rebuilder();
+        await again.start(projection, { actorKeyId: null });
+        expect(await untilDone(again, projection.name)).toMatchObject({ status: 'completed' });
+        expect(await dump()).toEqual(switched);
+      });
+
     // Last: the unmerge it stores stays, and changes the rows every later replay gives. Defined
     // where transactions interleave (PostgreSQL): PGlite runs one transaction at a time, so no
     // other process can commit between two overlapped batches there.
     if (target.interleavesTransactions)
       it('an unmerge from another process between two overlapped batches: the replay goes again from its last commit and completes', async () => {
         const before = await dump();
-        // The admin's process has its own instance, whose graph the rebuild's knows nothing of.
-        const admin = new CustomerProfileProjection(
-          compileRulesOrThrow(DEFAULT_IDENTITY_RULES),
-          parseFxTable('USD', 'EUR=1.10'),
-        );
-        const unmergeFirstIdentify = async () => {
-          const client = await pool.connect();
-          try {
-            await client.query('BEGIN');
-            // Event 2: visitor 0's identify, in the first batch of ten.
-            const outcome = await admin.revoke(
-              client,
-              { eventId: '00000000-0000-4000-8000-000000000002' },
-              { reason: 'shared kiosk', requestedBy: 'test' },
-            );
-            await client.query('COMMIT');
-            return outcome;
-          } finally {
-            client.release();
-          }
-        };
         let batches = 0;
         const unmerged: unknown[] = [];
         const overlapped = watched(
@@ -431,7 +486,10 @@ describe.each(testDatabaseTargets())(
             // Batch 3 is computed on the graph batch 2 left; the unmerge commits right after
             // batch 2 (it waits for its lock on the generation row), before batch 3 writes.
             if (batch === 3) {
-              unmerged.push(await unmergeFirstIdentify());
+              // Event 2: visitor 0's identify, in the first batch of ten.
+              unmerged.push(
+                await unmergeFromAnotherProcess('00000000-0000-4000-8000-000000000002'),
+              );
             }
           },
           { overlapped: true },

@@ -293,6 +293,16 @@ export class CustomerProfileProjection implements Projection {
     }
   }
 
+  /** The set of stored unmerges (an erasure may remove some): what a copy was built with. */
+  async inputsOutsideTheLog(client: PoolClient): Promise<string> {
+    const { rows } = await client.query<{ inputs: string }>(
+      `SELECT count(*)::text || ' unmerges, ' ||
+              md5(coalesce(string_agg(revocation_key, ',' ORDER BY revocation_key), '')) AS inputs
+         FROM identity.revocations`,
+    );
+    return rows[0]?.inputs ?? '';
+  }
+
   /** The same projection over the same tables in another schema (a blue/green rebuild's). */
   inSchema(schema: string): CustomerProfileProjection {
     return new CustomerProfileProjection(

@@ -20,6 +20,15 @@ export interface Projection {
    */
   readonly bookkeepingTables?: readonly string[];
   /**
+   * What the rows depend on besides the log (the profile projection: the admins' stored
+   * unmerges), as a value that changes whenever it does. A blue/green or dry-run copy is built
+   * against the value at its start and cannot apply a later change to the rows it has already
+   * written: if the value moved while the copy was built, the copy is built again from zero, and
+   * if it moves in the last step, the switch is refused. Read with the live bookkeeping rows
+   * locked, which a writer outside the projector (an unmerge) locks first.
+   */
+  inputsOutsideTheLog?(client: PoolClient): Promise<string>;
+  /**
    * Events per transaction this projection works best with (per-batch work such as recomputing
    * the touched profiles amortizes over bigger batches). Default: the projector's own.
    */
