@@ -134,8 +134,11 @@ async function profileRebuildStage(total) {
   }
 }
 
-/** The profile stage's generated mix, through the platform's code, in chunks (not measured). */
-async function storeMix(pool, target) {
+/**
+ * The profile stage's generated mix, through the platform's code, in chunks (not measured).
+ * Also the events node-cost.mjs measures.
+ */
+export async function storeMix(pool, target) {
   const { PostgresEventStore } = benchRequire('@touchline/event-store-postgres');
   const { ingestTopics } = benchRequire('@touchline/messaging');
   const progress = new Progress('storing the mix (collector, mappers, recorder, ingest)', target);
