@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { describeCeiling } from './lib/cpu.mjs';
 import { fmtInt, fmtMs, histogram, loadavg, log, round, table } from './lib/report.mjs';
 import {
   cleanupAll,
@@ -220,6 +221,15 @@ async function main() {
       report.rows,
     ),
   );
+  if (results.profileProjection?.ceiling) {
+    log(
+      `\nCPU ceilings (docs/benchmarks.md, "The CPU ceiling"):` +
+        (results.profileBaselineD?.ceiling
+          ? `\n  D  ${describeCeiling(results.profileBaselineD.ceiling)}`
+          : '') +
+        `\n  7  ${describeCeiling(results.profileProjection.ceiling, TARGETS.profileEventsPerSecond)}`,
+    );
+  }
   if (results.latency) {
     const l = results.latency;
     log(

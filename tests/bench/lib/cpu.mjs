@@ -99,4 +99,43 @@ export function describeCpu(cpu) {
   return `CPU (cores): ${parts.join(', ')}${machine}`;
 }
 
+/**
+ * What a stage's measured CPU per event allows on this machine: the most events per second its
+ * cores could give if every process's work overlapped perfectly and no core ever idled. A figure
+ * below a target says the target needs less work per event; overlapping better cannot reach it.
+ * `cpu` is a CpuMeter window over `events` events.
+ */
+export function cpuCeiling(cpu, events, cores) {
+  const usPerEvent = {};
+  let total = 0;
+  for (const [name, p] of Object.entries(cpu?.processes ?? {})) {
+    const us = (p.cpuSeconds * 1e6) / events;
+    usPerEvent[name] = round1(us);
+    total += us;
+  }
+  return {
+    usPerEvent,
+    totalUsPerEvent: round1(total),
+    cores,
+    ceilingPerSecond: total > 0 ? Math.round((cores * 1e6) / total) : null,
+  };
+}
+
+/**
+ * "bench 70.1 + postgres 48.2 = 118.3 µs of CPU per event: at most 16,907 ev/s on 2 cores
+ * (the target, 50,000 ev/s, allows 40 µs)".
+ */
+export function describeCeiling(ceiling, targetPerSecond) {
+  if (ceiling.ceilingPerSecond === null) return 'no CPU measured';
+  const parts = Object.entries(ceiling.usPerEvent)
+    .filter(([, us]) => us > 0)
+    .map(([name, us]) => `${name} ${us.toFixed(1)}`);
+  const target =
+    targetPerSecond === undefined
+      ? ''
+      : ` (the target, ${targetPerSecond.toLocaleString('en-US')} ev/s, allows ${round1((ceiling.cores * 1e6) / targetPerSecond)} µs)`;
+  return `${parts.join(' + ')} = ${ceiling.totalUsPerEvent.toFixed(1)} µs of CPU per event: at most ${ceiling.ceilingPerSecond.toLocaleString('en-US')} ev/s on ${ceiling.cores} cores${target}`;
+}
+
+const round1 = (v) => Math.round(v * 10) / 10;
 const round2 = (v) => Math.round(v * 100) / 100;

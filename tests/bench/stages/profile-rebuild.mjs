@@ -8,8 +8,9 @@
 //      emptying of the tables, the replay through applyBatchWithCheckpoint, its progress rows.
 // `node tests/bench/run.mjs --only=profile-rebuild` runs only this stage (about 10 minutes).
 import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { CpuMeter, describeCpu } from '../lib/cpu.mjs';
+import { CpuMeter, cpuCeiling, describeCeiling, describeCpu } from '../lib/cpu.mjs';
 import { profileEnvelopes, profileMix } from '../lib/profile-workload.mjs';
 import { fmtInt, loadavg, log, now, Progress, round, table } from '../lib/report.mjs';
 import { backendPids, createDatabase, REPO_ROOT } from '../lib/services.mjs';
@@ -70,6 +71,11 @@ export async function runProfileRebuild(argv) {
     ],
   ];
   log(`\n${table(['stage', 'figure', 'baseline', 'ratio', 'target', 'met?'], rows)}`);
+  log(
+    `CPU ceilings (docs/benchmarks.md, "The CPU ceiling"):` +
+      `\n  F  ${describeCeiling(results.baseline.ceiling)}` +
+      `\n  9  ${describeCeiling(results.profiles.ceiling, TARGET_EVENTS_PER_SECOND)}`,
+  );
   log(`Load average (1-min) before → after: ${before[0]} → ${after[0]}`);
   const dir = path.join(REPO_ROOT, 'bench-results');
   await mkdir(dir, { recursive: true });
@@ -217,6 +223,7 @@ async function rebuild(label, projection, pool, total, postgresPids) {
     batchSize: projection.batchSize ?? 2_000,
     phases: phaseSeconds,
     cpu,
+    ceiling: cpuCeiling(cpu, latest.eventsApplied, os.availableParallelism()),
   };
 }
 

@@ -15,7 +15,7 @@ import http from 'node:http';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CpuMeter, describeCpu } from '../lib/cpu.mjs';
+import { CpuMeter, cpuCeiling, describeCpu } from '../lib/cpu.mjs';
 import { summarizeProfile } from '../lib/profile.mjs';
 import { PROFILE_FX, profileEnvelopes, profileMix } from '../lib/profile-workload.mjs';
 import { fmtMs, latencySummary, log, now, Progress, round } from '../lib/report.mjs';
@@ -416,6 +416,7 @@ async function projectorRun(label, projection, pool, total, postgresPids, option
     },
     steps,
     cpu,
+    ceiling: cpuCeiling(cpu, stats.events, os.availableParallelism()),
     ...(profile ? { cpuProfile: profile.text } : {}),
   };
   log(
