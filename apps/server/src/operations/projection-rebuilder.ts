@@ -565,11 +565,11 @@ export class ProjectionRebuilder {
           if (mode === 'rebuild') await this.empty(id, projection, tables, 'set indexes aside');
           else await this.markStarted(id);
           const from = mode === 'rebuild' ? START : await loadCheckpoint(this.pool, projection);
-          await this.setPhase(id, 'replaying');
+          await this.setPhase(id, 'replaying', progress);
           const at = await this.replay(catchingUp(projection), from, target, control, progress);
           // What the replay deferred (profile recomputes) one plain apply completes.
           if (projection.applyCatchingUp && progress.applied > 0) {
-            await this.setPhase(id, 'completing deferred work');
+            await this.setPhase(id, 'completing deferred work', progress);
             await applyBatchWithCheckpoint(this.pool, projection, [], at);
           }
         } else if (mode === 'reset') {
@@ -577,7 +577,7 @@ export class ProjectionRebuilder {
           await this.empty(id, projection, tables, 'keep indexes');
         } else if (mode === 'rollback') {
           await this.markStarted(id);
-          await this.setPhase(id, 'switching');
+          await this.setPhase(id, 'switching', progress);
           await takeOver();
           await this.switchBack(projection, tables);
         } else {
@@ -590,7 +590,7 @@ export class ProjectionRebuilder {
       // continues (after the profile recompute above, so its rows are indexed in one pass).
       await this.restoreSetAsideIndexes(projection.name, id, () => {
         log.info('building the indexes the replay set aside');
-        return this.setPhase(id, 'building indexes');
+        return this.setPhase(id, 'building indexes', progress);
       }).catch((error: unknown) => {
         failure ??= { error };
       });
@@ -628,8 +628,19 @@ export class ProjectionRebuilder {
     local?.resume();
   }
 
-  private async setPhase(id: string, phase: RebuildPhase): Promise<void> {
-    await this.pool.query('UPDATE projections.rebuilds SET phase = $2 WHERE id = $1', [id, phase]);
+  /**
+   * The phase, with the events applied so far: a progress line that reads the new phase must not
+   * show the count of the last heartbeat (a short replay would read "0 events, completing").
+   */
+  private async setPhase(
+    id: string,
+    phase: RebuildPhase,
+    progress: { applied: number },
+  ): Promise<void> {
+    await this.pool.query(
+      'UPDATE projections.rebuilds SET phase = $2, events_applied = $3 WHERE id = $1',
+      [id, phase, progress.applied],
+    );
   }
 
   private async markStarted(id: string): Promise<void> {
@@ -821,8 +832,8 @@ export class ProjectionRebuilder {
     // The live projectors step aside from here on: what the copy lacks is applied, then the
     // copy is compared (dry run) or switched in.
     await this.pool.query(
-      `UPDATE projections.rebuilds SET switching = true, phase = $2 WHERE id = $1`,
-      [id, mode === 'dry-run' ? 'comparing' : 'switching'],
+      `UPDATE projections.rebuilds SET switching = true, phase = $2, events_applied = $3 WHERE id = $1`,
+      [id, mode === 'dry-run' ? 'comparing' : 'switching', progress.applied],
     );
     await takeOver();
     if (mode === 'dry-run') {

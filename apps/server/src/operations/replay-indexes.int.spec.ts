@@ -273,6 +273,52 @@ describe.each(testDatabaseTargets())('rebuilds of the profile projection ($name)
     expect(done.phase).toBe('building indexes');
   });
 
+  it.each(['rebuild', 'blue-green'] as const)(
+    'each phase after the replay is reported with every event counted (%s)',
+    async (strategy) => {
+      // Every write to the rebuild's row, in order; no heartbeat runs during this short
+      // rebuild, so only the phase changes themselves can carry the count.
+      await pool.query(`
+        CREATE TABLE IF NOT EXISTS public.rebuild_row_history (phase text, events_applied bigint);
+        TRUNCATE public.rebuild_row_history;
+        CREATE OR REPLACE FUNCTION public.record_rebuild_row() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO public.rebuild_row_history VALUES (NEW.phase, NEW.events_applied);
+          RETURN NEW;
+        END $$;
+        CREATE OR REPLACE TRIGGER record_rebuild_row AFTER UPDATE ON projections.rebuilds
+          FOR EACH ROW EXECUTE FUNCTION public.record_rebuild_row();`);
+      try {
+        const quiet = new ProjectionRebuilder(
+          pool,
+          store,
+          new ProjectionStatusReader(pool),
+          () => undefined,
+          pino({ level: 'silent' }),
+          { batchSize: 5, heartbeatMs: 600_000 },
+        );
+        await quiet.start(projection, {
+          actorKeyId: null,
+          ...(strategy === 'blue-green' ? { strategy } : {}),
+        });
+        const done = await untilDone(quiet, projection.name);
+        expect(done).toMatchObject({ status: 'completed', eventsApplied: history().length });
+        const { rows } = await pool.query<{ phase: string; events_applied: string }>(
+          'SELECT phase, events_applied FROM public.rebuild_row_history',
+        );
+        const after = rows.filter((row) => row.phase !== null && row.phase !== 'replaying');
+        expect(after.map((row) => row.phase)).toEqual(
+          strategy === 'rebuild'
+            ? expect.arrayContaining(['completing deferred work', 'building indexes'])
+            : expect.arrayContaining(['switching']),
+        );
+        for (const row of after) expect(Number(row.events_applied)).toBe(history().length);
+      } finally {
+        await pool.query('DROP TRIGGER record_rebuild_row ON projections.rebuilds');
+      }
+    },
+  );
+
   it('a failed rebuild builds the indexes again before the live projector continues', async () => {
     const before = await indexes();
     const r = rebuilder();
