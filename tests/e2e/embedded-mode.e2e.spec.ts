@@ -203,10 +203,27 @@ describe('embedded mode, end to end', () => {
 
   it('serves its OpenAPI document and health endpoints without a key', async () => {
     const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
-      paths: Record<string, unknown>;
+      paths: Record<string, { get?: { parameters?: { name: string; in: string }[] } }>;
     };
     expect(Object.keys(document.paths)).toEqual(
       expect.arrayContaining(['/v1/track', '/v1/batch', '/v1/customers/{id}']),
+    );
+    // The profile search's filters are parameters a client generator sees, not prose.
+    const searchParameters = (document.paths['/v1/profiles']?.get?.parameters ?? [])
+      .filter((parameter) => parameter.in === 'query')
+      .map((parameter) => parameter.name);
+    expect(searchParameters.sort()).toEqual(
+      [
+        'trait',
+        'lastSeenFrom',
+        'lastSeenTo',
+        'channel',
+        'minEvents',
+        'sort',
+        'order',
+        'limit',
+        'cursor',
+      ].sort(),
     );
     expect((await fetch(`${server.url}/health/live`)).status).toBe(200);
     expect(await (await fetch(`${server.url}/health/ready`)).json()).toMatchObject({

@@ -166,8 +166,31 @@ export class ProfilesController {
     summary:
       'Search profiles: by trait, last-seen range and channel activity, sorted, paged by cursor',
     description:
-      'trait.<name>=<value> (repeatable for several traits, all must match), lastSeenFrom, lastSeenTo, channel (web,email,phone,other: has at least minEvents there), minEvents (default 1), sort (lastSeenAt|firstSeenAt|totalEvents|netRevenue), order, limit (1..500), cursor.',
+      'Every filter given must match. Sorted by `sort`, ties broken by customer id, so pages never skip or repeat a profile; nextCursor fetches the next page.',
   })
+  @ApiQuery({
+    name: 'trait',
+    required: false,
+    style: 'deepObject',
+    explode: true,
+    schema: { type: 'object', additionalProperties: { type: 'string' } },
+    description:
+      'Written trait.<name>=<value>, e.g. trait.plan=pro; repeat for several traits (at most 10), all must match',
+  })
+  @ApiQuery({ name: 'lastSeenFrom', required: false, description: 'ISO-8601, inclusive' })
+  @ApiQuery({ name: 'lastSeenTo', required: false, description: 'ISO-8601, exclusive' })
+  @ApiQuery({
+    name: 'channel',
+    required: false,
+    description:
+      'web, email, phone, other; comma-separated or repeated: at least minEvents on each, e.g. web,email',
+    schema: { type: 'string', example: 'web,email' },
+  })
+  @ApiQuery({ name: 'minEvents', required: false, description: 'Whole number >= 1, default 1' })
+  @ApiQuery({ name: 'sort', required: false, enum: Object.keys(SORT_COLUMNS) })
+  @ApiQuery({ name: 'order', required: false, enum: ['asc', 'desc'] })
+  @ApiQuery({ name: 'limit', required: false, description: '1..500, default 50' })
+  @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
   @ApiResponse({ status: 400, description: 'An unknown or malformed parameter, named' })
   async search(@Query() query: QueryParams): Promise<Page<ProfileDto>> {
     const traits: { name: string; value: string }[] = [];
