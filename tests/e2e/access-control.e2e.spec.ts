@@ -60,21 +60,12 @@ const WRITE_KEY_OPERATIONS = [
 ];
 
 /**
- * Query parameters a GET operation reads without declaring them in the document (described in
- * prose only); they get the same hostile values as the declared ones.
+ * Query parameter names a GET operation reads that the document gives only as a pattern (the
+ * profile search's `trait` is a deepObject: `trait[plan]`, also read as `trait.plan`); they get
+ * the same hostile values as the declared ones.
  */
 const UNDECLARED_QUERY_PARAMETERS: Readonly<Record<string, readonly string[]>> = {
-  'GET /v1/profiles': [
-    'trait.plan',
-    'lastSeenFrom',
-    'lastSeenTo',
-    'channel',
-    'minEvents',
-    'sort',
-    'order',
-    'limit',
-    'cursor',
-  ],
+  'GET /v1/profiles': ['trait.plan', 'trait[plan]'],
 };
 
 const METRICS_TOKEN = `metrics-${randomUUID()}`;

@@ -146,6 +146,15 @@ describe('unified customer profile (embedded mode)', () => {
 
     const found = await json<{ items: Profile[] }>(`/v1/profiles?trait.plan=pro&channel=other`);
     expect(found.items.map((p) => p.customerId)).toContain(profile.customerId);
+    // The same filter as the OpenAPI document declares it (deepObject), and one that excludes.
+    const deepObject = await json<{ items: Profile[] }>(
+      `/v1/profiles?${encodeURIComponent('trait[plan]')}=pro&channel=other`,
+    );
+    expect(deepObject.items.map((p) => p.customerId)).toEqual(found.items.map((p) => p.customerId));
+    const otherPlan = await json<{ items: Profile[] }>(
+      `/v1/profiles?${encodeURIComponent('trait[plan]')}=free&channel=other`,
+    );
+    expect(otherPlan.items.map((p) => p.customerId)).not.toContain(profile.customerId);
 
     // Last seen at the store visit, 2026-11-02T15:00Z: "from" is inclusive, "to" exclusive.
     const lastSeen = async (range: string) =>

@@ -40,6 +40,8 @@ const SEARCH_PARAMS = [
   'cursor',
 ];
 const MAX_ID = 512;
+const TRAIT_PARAM = /^trait\.(.*)$/s;
+const TRAIT_PARAM_DEEP_OBJECT = /^trait\[(.*)\]$/s;
 const TIMESTAMP_TEXT =
   /^(-infinity|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}(:?\d{2})?|Z))$/;
 const NUMERIC_TEXT = /^-?\d{1,30}(\.\d{1,30})?$/;
@@ -175,7 +177,7 @@ export class ProfilesController {
     explode: true,
     schema: { type: 'object', additionalProperties: { type: 'string' } },
     description:
-      'Written trait.<name>=<value>, e.g. trait.plan=pro; repeat for several traits (at most 10), all must match',
+      'trait.<name>=<value> or trait[<name>]=<value>, e.g. trait.plan=pro; several traits (at most 10) must all match',
   })
   @ApiQuery({ name: 'lastSeenFrom', required: false, description: 'ISO-8601, inclusive' })
   @ApiQuery({ name: 'lastSeenTo', required: false, description: 'ISO-8601, exclusive' })
@@ -195,8 +197,9 @@ export class ProfilesController {
   async search(@Query() query: QueryParams): Promise<Page<ProfileDto>> {
     const traits: { name: string; value: string }[] = [];
     for (const name of Object.keys(query)) {
-      if (name.startsWith('trait.')) {
-        const trait = name.slice('trait.'.length);
+      // trait.plan=pro, or trait[plan]=pro as OpenAPI's deepObject style (client generators).
+      const trait = TRAIT_PARAM.exec(name)?.[1] ?? TRAIT_PARAM_DEEP_OBJECT.exec(name)?.[1];
+      if (trait !== undefined) {
         const value = single(query, name) ?? '';
         if (trait.length === 0 || trait.length > 100)
           throw bad(`${name}: a trait name is 1 to 100 characters`);
