@@ -1,19 +1,17 @@
 import type { RecordedEvent } from '@touchline/event-store';
-import { eventStoreMigrationSet } from '@touchline/event-store-postgres';
 import { compileRulesOrThrow, DEFAULT_IDENTITY_RULES } from '@touchline/identity';
 import {
   type ChurnConfig,
   DEFAULT_CHURN_CONFIG,
   probabilityAlive,
 } from '@touchline/customer-value';
-import { createPool, runMigrations } from '@touchline/platform';
+import { createPool } from '@touchline/platform';
 import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
 import type { Pool } from 'pg';
 import pino from 'pino';
-import { serverMigrations } from '../migrations/server.migrations';
 import { CustomerProfileProjection } from '../profiles/customer-profile.projection';
-import { profilesMigrationSet } from '../profiles/profiles.migrations';
 import { applyBatchWithCheckpoint } from '../projector/projector';
+import { migratedPool } from '../testing/migrated-pool';
 import { parseFxTable } from '../value/domain/fx';
 import { ChurnEvaluator, type ChurnEvaluationDto } from './churn-evaluator';
 import { churnMigrationSet } from './churn.migrations';
@@ -192,11 +190,7 @@ describe.each(testDatabaseTargets())('churn evaluation on real tables ($name)', 
 
   beforeAll(async () => {
     database = await target.create();
-    pool = createPool(database.url);
-    await runMigrations(pool, eventStoreMigrationSet);
-    await runMigrations(pool, { name: 'server', migrations: serverMigrations });
-    await runMigrations(pool, profilesMigrationSet);
-    await runMigrations(pool, churnMigrationSet);
+    pool = await migratedPool(database, [churnMigrationSet]);
     queries = new ChurnQueries(pool);
 
     const events: RecordedEvent[] = [];

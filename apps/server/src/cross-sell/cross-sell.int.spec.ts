@@ -1,13 +1,10 @@
 import { affinityOptionsOrThrow, productAffinity } from '@touchline/customer-value';
 import type { RecordedEvent } from '@touchline/event-store';
-import { eventStoreMigrationSet } from '@touchline/event-store-postgres';
-import { createPool, runMigrations } from '@touchline/platform';
 import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
 import fc from 'fast-check';
 import type { Pool } from 'pg';
-import { serverMigrations } from '../migrations/server.migrations';
-import { profilesMigrationSet } from '../profiles/profiles.migrations';
 import { applyBatchWithCheckpoint } from '../projector/projector';
+import { migratedPool } from '../testing/migrated-pool';
 import { AffinityComputation } from './affinity-computation';
 import { crossSellMigrationSet } from './cross-sell.migrations';
 import { CrossSellQueries } from './cross-sell-queries';
@@ -88,11 +85,7 @@ describe.each(testDatabaseTargets())('cross-sell read models ($name)', (target) 
 
   beforeAll(async () => {
     database = await target.create();
-    pool = createPool(database.url);
-    await runMigrations(pool, eventStoreMigrationSet);
-    await runMigrations(pool, { name: 'server', migrations: serverMigrations });
-    await runMigrations(pool, profilesMigrationSet);
-    await runMigrations(pool, crossSellMigrationSet);
+    pool = await migratedPool(database, [crossSellMigrationSet]);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,3 +1,5 @@
+import type { MigrationSet } from '@touchline/platform';
+
 /**
  * The server's own tables, beside the event store's. Forward-only, versioned; never edit an
  * applied migration (the runner refuses a changed checksum), add a new one.
@@ -317,3 +319,6 @@ export const serverMigrations = [
     `,
   },
 ] as const;
+
+/** The server's tables as the migration runner takes them. */
+export const serverMigrationSet: MigrationSet = { name: 'server', migrations: serverMigrations };

@@ -1,14 +1,12 @@
 import type { RecordedEvent } from '@touchline/event-store';
-import { createPool, runMigrations } from '@touchline/platform';
 import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
 import type { Pool, PoolClient } from 'pg';
 import { customerProductsProjection } from '../cross-sell/customer-products.projection';
 import { crossSellMigrationSet } from '../cross-sell/cross-sell.migrations';
-import { serverMigrations } from '../migrations/server.migrations';
 import { consentHistoryProjectionFromEnv } from '../privacy/consent/consent-history.projection';
 import { consentMigrationSet } from '../privacy/consent/consent.migrations';
-import { profilesMigrationSet } from '../profiles/profiles.migrations';
 import type { Projection } from '../projector/projection';
+import { migratedPool } from '../testing/migrated-pool';
 import { customerValueProjectionFromEnv } from '../value/customer-value.projection';
 import { compareWithLive, createEmptyCopies, NEXT_SCHEMA, tablesIn } from './shadow-tables';
 
@@ -140,11 +138,7 @@ describe.each(testDatabaseTargets())('blue/green copies of the projections ($nam
 
   beforeAll(async () => {
     database = await target.create();
-    pool = createPool(database.url);
-    await runMigrations(pool, { name: 'server', migrations: serverMigrations });
-    await runMigrations(pool, profilesMigrationSet);
-    await runMigrations(pool, crossSellMigrationSet);
-    await runMigrations(pool, consentMigrationSet);
+    pool = await migratedPool(database, [crossSellMigrationSet, consentMigrationSet]);
   }, 60_000);
 
   afterAll(async () => {

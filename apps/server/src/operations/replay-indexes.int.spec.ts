@@ -1,15 +1,13 @@
 import type { RecordedEvent } from '@touchline/event-store';
-import { eventStoreMigrationSet, PostgresEventStore } from '@touchline/event-store-postgres';
+import { PostgresEventStore } from '@touchline/event-store-postgres';
 import { compileRulesOrThrow, DEFAULT_IDENTITY_RULES } from '@touchline/identity';
-import { createPool, runMigrations } from '@touchline/platform';
 import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
 import type { Pool, PoolClient } from 'pg';
 import pino from 'pino';
-import { serverMigrations } from '../migrations/server.migrations';
 import { CustomerProfileProjection } from '../profiles/customer-profile.projection';
-import { profilesMigrationSet } from '../profiles/profiles.migrations';
 import type { Projection } from '../projector/projection';
 import { applyBatchWithCheckpoint } from '../projector/projector';
+import { migratedPool } from '../testing/migrated-pool';
 import { parseFxTable } from '../value/domain/fx';
 import { operationsMigrationSet } from './operations.migrations';
 import { ProjectionRebuilder, type RebuildProgress } from './projection-rebuilder';
@@ -69,11 +67,7 @@ describe.each(testDatabaseTargets())('rebuilds of the profile projection ($name)
 
   beforeAll(async () => {
     database = await target.create();
-    pool = createPool(database.url);
-    await runMigrations(pool, eventStoreMigrationSet);
-    await runMigrations(pool, { name: 'server', migrations: serverMigrations });
-    await runMigrations(pool, profilesMigrationSet);
-    await runMigrations(pool, operationsMigrationSet);
+    pool = await migratedPool(database, [operationsMigrationSet]);
     store = new PostgresEventStore({ pool, pollIntervalMs: 20 });
     let n = 0;
     for (const { streamId, type, data } of history()) {

@@ -20,7 +20,7 @@ import { EncryptingEventStore } from '../privacy/crypto/encrypting-event-store';
 import { type DerivedKeys, deriveKeys, verifyMasterKeyOrThrow } from '../privacy/crypto/master-key';
 import { PostgresSubjectKeyStore } from '../privacy/crypto/subject-key-store';
 import { privacyMigrationSet } from '../privacy/privacy.migrations';
-import { serverMigrations } from '../migrations/server.migrations';
+import { serverMigrationSet } from '../migrations/server.migrations';
 
 /**
  * The connections every role shares, opened once before Nest starts and closed after it stops.
@@ -67,7 +67,7 @@ export class Runtime {
     try {
       const masterKey = await resolveMasterKey(config.masterKey, logger);
       await runMigrations(pool, { name: 'event_store', migrations: eventStoreMigrations });
-      await runMigrations(pool, { name: 'server', migrations: serverMigrations });
+      await runMigrations(pool, serverMigrationSet);
       await runMigrations(pool, profilesMigrationSet);
       await runMigrations(pool, crossSellMigrationSet);
       await runMigrations(pool, consentMigrationSet);

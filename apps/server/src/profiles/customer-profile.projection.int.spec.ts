@@ -1,20 +1,17 @@
 import type { RecordedEvent } from '@touchline/event-store';
-import { eventStoreMigrationSet } from '@touchline/event-store-postgres';
 import {
   compileRulesOrThrow,
   DEFAULT_IDENTITY_RULES,
   parseIdentifierOrThrow,
 } from '@touchline/identity';
-import { createPool, runMigrations } from '@touchline/platform';
 import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
 import fc from 'fast-check';
 import type { Pool } from 'pg';
-import { serverMigrations } from '../migrations/server.migrations';
 import { catchingUp } from '../projector/projection';
 import { applyBatchWithCheckpoint, beginBatchWithCheckpoint } from '../projector/projector';
+import { migratedPool } from '../testing/migrated-pool';
 import { parseFxTable } from '../value/domain/fx';
 import { CustomerProfileProjection } from './customer-profile.projection';
-import { profilesMigrationSet } from './profiles.migrations';
 
 const rules = compileRulesOrThrow(DEFAULT_IDENTITY_RULES);
 const fx = parseFxTable('USD', 'EUR=1.10');
@@ -193,10 +190,7 @@ describe.each(testDatabaseTargets())('customer profile projection ($name)', (tar
 
   beforeAll(async () => {
     database = await target.create();
-    pool = createPool(database.url);
-    await runMigrations(pool, eventStoreMigrationSet);
-    await runMigrations(pool, { name: 'server', migrations: serverMigrations });
-    await runMigrations(pool, profilesMigrationSet);
+    pool = await migratedPool(database);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,16 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { eventStoreMigrationSet } from '@touchline/event-store-postgres';
-import { createPool, runMigrations } from '@touchline/platform';
+import { createPool } from '@touchline/platform';
 import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
 import type { Pool } from 'pg';
-import { serverMigrations } from '../migrations/server.migrations';
-import { profilesMigrationSet } from './profiles.migrations';
 
 /**
  * docs/read-models.md tells operators how to give a BI tool read access to the read models and
  * nothing else. These are its exact statements (with a generated role name): the role reads
  * profiles, and can neither read the raw history, keys or admin inputs nor write anything.
  */
+import { migratedPool } from '../testing/migrated-pool';
 describe.each(testDatabaseTargets())('read-only role for BI tools ($name)', (target) => {
   let database: TestDatabase;
   let pool: Pool;
@@ -18,10 +16,7 @@ describe.each(testDatabaseTargets())('read-only role for BI tools ($name)', (tar
 
   beforeAll(async () => {
     database = await target.create();
-    pool = createPool(database.url);
-    await runMigrations(pool, eventStoreMigrationSet);
-    await runMigrations(pool, { name: 'server', migrations: serverMigrations });
-    await runMigrations(pool, profilesMigrationSet);
+    pool = await migratedPool(database);
     await pool.query(`CREATE ROLE ${role} LOGIN`);
     await pool.query(`GRANT USAGE ON SCHEMA read_models TO ${role}`);
     await pool.query(`GRANT SELECT ON ALL TABLES IN SCHEMA read_models TO ${role}`);

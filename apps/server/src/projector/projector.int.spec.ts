@@ -1,14 +1,12 @@
 import { compareCheckpoints } from '@touchline/event-store';
-import { eventStoreMigrationSet, PostgresEventStore } from '@touchline/event-store-postgres';
+import { PostgresEventStore } from '@touchline/event-store-postgres';
 import { compileRulesOrThrow, DEFAULT_IDENTITY_RULES } from '@touchline/identity';
-import { createPool, runMigrations } from '@touchline/platform';
 import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
 import type { Pool } from 'pg';
 import pino from 'pino';
-import { serverMigrations } from '../migrations/server.migrations';
 import { compareWithLive, createEmptyCopies, NEXT_SCHEMA } from '../operations/shadow-tables';
 import { CustomerProfileProjection } from '../profiles/customer-profile.projection';
-import { profilesMigrationSet } from '../profiles/profiles.migrations';
+import { migratedPool } from '../testing/migrated-pool';
 import { parseFxTable } from '../value/domain/fx';
 import type { Projection } from './projection';
 import { MAX_DEFERRED_BATCHES, Projector } from './projector';
@@ -33,10 +31,7 @@ describe.each(testDatabaseTargets())('projector catching up ($name)', (target) =
 
   beforeAll(async () => {
     database = await target.create();
-    pool = createPool(database.url);
-    await runMigrations(pool, eventStoreMigrationSet);
-    await runMigrations(pool, { name: 'server', migrations: serverMigrations });
-    await runMigrations(pool, profilesMigrationSet);
+    pool = await migratedPool(database);
     store = new PostgresEventStore({ pool, pollIntervalMs: 20 });
     for (let visitor = 0; visitor < VISITORS; visitor += 1) {
       const anonymousId = `anon-${visitor}`;

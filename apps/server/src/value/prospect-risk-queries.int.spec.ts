@@ -1,11 +1,8 @@
-import { eventStoreMigrationSet } from '@touchline/event-store-postgres';
-import { createPool, runMigrations } from '@touchline/platform';
 import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
 import type { Pool } from 'pg';
 import { churnMigrationSet } from '../churn/churn.migrations';
 import { crossSellMigrationSet } from '../cross-sell/cross-sell.migrations';
-import { serverMigrations } from '../migrations/server.migrations';
-import { profilesMigrationSet } from '../profiles/profiles.migrations';
+import { migratedPool } from '../testing/migrated-pool';
 import {
   decodePageCursorOrThrow,
   type PageAfter,
@@ -116,13 +113,11 @@ describe.each(testDatabaseTargets())('prospects and risks on real tables ($name)
 
   beforeAll(async () => {
     database = await target.create();
-    pool = createPool(database.url);
-    await runMigrations(pool, eventStoreMigrationSet);
-    await runMigrations(pool, { name: 'server', migrations: serverMigrations });
-    await runMigrations(pool, profilesMigrationSet);
-    await runMigrations(pool, crossSellMigrationSet);
-    await runMigrations(pool, churnMigrationSet);
-    await runMigrations(pool, valueQuestionsMigrationSet);
+    pool = await migratedPool(database, [
+      crossSellMigrationSet,
+      churnMigrationSet,
+      valueQuestionsMigrationSet,
+    ]);
     queries = new ProspectRiskQueries(pool, () => NOW);
     for (const c of customers) {
       const e = { web: 0, email: 0, phone: 0, other: 0, ...c.events };
