@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventStoreUnavailableError, type NewEvent } from '@touchline/event-store';
-import { describeEventStoreContract } from '@touchline/event-store/testing';
+import { describeEventStoreContract, readAllStored } from '@touchline/event-store/testing';
 import { createPool, runMigrations } from '@touchline/platform';
 import { testDatabaseTargets } from '@touchline/platform/testing';
 import { appendToStreamWithin } from './append';
@@ -157,6 +157,39 @@ describe.each(testDatabaseTargets())('PostgresEventStore on $name', (target) => 
     });
 
     if (target.interleavesTransactions) {
+      it('a write transaction in another database of the server holds readAll back until it ends', async () => {
+        const other = await target.create();
+        const otherPool = createPool(other.url);
+        const holder = await otherPool.connect();
+        const store = PostgresEventStore.connect(url);
+        try {
+          const start = await store.head();
+          await holder.query('BEGIN');
+          await holder.query('SELECT pg_current_xact_id()');
+          const stream = `held-${randomUUID()}`;
+          await store.appendToStream(stream, [newEvent()]);
+          // Committed, and still not readable: the other database's transaction is older.
+          expect((await store.readAll({ after: start })).events).toEqual([]);
+          expect(await store.head()).toEqual(start);
+          // Every event of this database, ours last: readAllStored waits until all are readable.
+          const counter = createPool(url);
+          const { rows } = await counter
+            .query<{ stored: string }>('SELECT count(*) AS stored FROM event_store.events')
+            .finally(() => counter.end());
+          const waiting = readAllStored(store, Number(rows[0]?.stored));
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          await holder.query('COMMIT');
+          const { events } = await waiting;
+          expect(events.at(-1)?.streamId).toBe(stream);
+        } finally {
+          await holder.query('ROLLBACK').catch(() => undefined);
+          holder.release();
+          await otherPool.end();
+          await other.drop();
+          await store.close();
+        }
+      });
+
       it('oldestTransactionAgeSeconds sees a transaction left open', async () => {
         const pool = createPool(url);
         const holder = await pool.connect();

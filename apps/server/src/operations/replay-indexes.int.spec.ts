@@ -1,4 +1,5 @@
 import type { RecordedEvent } from '@touchline/event-store';
+import { readAllStored } from '@touchline/event-store/testing';
 import { PostgresEventStore } from '@touchline/event-store-postgres';
 import { compileRulesOrThrow, DEFAULT_IDENTITY_RULES } from '@touchline/identity';
 import { type TestDatabase, testDatabaseTargets } from '@touchline/platform/testing';
@@ -86,7 +87,7 @@ describe.each(testDatabaseTargets())('rebuilds of the profile projection ($name)
       ]);
     }
     // The live rows, as the projector writes them.
-    const { events, checkpoint } = await store.readAll({ maxCount: 1_000 });
+    const { events, checkpoint } = await readAllStored(store, history().length);
     await applyBatchWithCheckpoint(pool, projection, events, checkpoint);
   }, 60_000);
 

@@ -4,3 +4,4 @@ export type {
   EventStoreContractFixture,
   PendingAppend,
 } from './event-store.contract';
+export { readAllStored } from './read-all-stored';

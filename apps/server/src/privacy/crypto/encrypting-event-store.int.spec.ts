@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { NewEvent } from '@touchline/event-store';
-import { describeEventStoreContract } from '@touchline/event-store/testing';
+import { describeEventStoreContract, readAllStored } from '@touchline/event-store/testing';
 import {
   appendToStreamWithin,
   eventStoreMigrationSet,
@@ -87,6 +87,14 @@ describe.each(testDatabaseTargets())('EncryptingEventStore on $name', (target) =
       await database.drop();
     });
 
+    /** Every event stored so far, through `reader` (readAllStored: waits until all are readable). */
+    const readEverything = async (reader: EncryptingEventStore) => {
+      const { rows } = await pool.query<{ stored: string }>(
+        'SELECT count(*) AS stored FROM event_store.events',
+      );
+      return readAllStored(reader, Number(rows[0]?.stored ?? 0));
+    };
+
     const person = () => {
       const tag = randomUUID().slice(0, 8);
       return {
@@ -153,7 +161,7 @@ describe.each(testDatabaseTargets())('EncryptingEventStore on $name', (target) =
         data: email.data,
         metadata: email.metadata,
       });
-      const all = await store.readAll();
+      const all = await readEverything(store);
       const mine = all.events.find((e) => e.eventId === identified.eventId);
       expect(mine).toMatchObject({ streamId: `user:${ada.userId}`, data: identified.data });
     });
@@ -175,7 +183,7 @@ describe.each(testDatabaseTargets())('EncryptingEventStore on $name', (target) =
         new PostgresSubjectKeyStore(pool, masterKey),
         { pseudonymSecret },
       );
-      const events = (await replay.readAll()).events;
+      const { events } = await readEverything(replay);
       const text = JSON.stringify(
         events.map(({ data, metadata, streamId }) => ({ data, metadata, streamId })),
       );
