@@ -423,6 +423,7 @@ export function describeEventStoreContract(
           await store.appendToStream(streamName(`all-${i % 2}`), events);
           appended.push(...ids(events));
         }
+        await readAllOfRunOnceVisible(start, appended.length);
 
         const pages: RecordedEvent[][] = [];
         let after = start;
@@ -452,7 +453,9 @@ export function describeEventStoreContract(
 
       it('readAll from START includes the first events', async () => {
         const stream = streamName('start');
+        const start = await store.head();
         await store.appendToStream(stream, newEvents(1));
+        await readAllOfRunOnceVisible(start, 1);
         const first = await store.readAll({ after: START, maxCount: 1 });
         expect(first.events).toHaveLength(1);
         expect(compareCheckpoints(first.checkpoint, START)).toBe(1);
