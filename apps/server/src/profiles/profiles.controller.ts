@@ -207,7 +207,7 @@ export class ProfilesController {
         traits.push({ name: trait, value });
       } else if (!SEARCH_PARAMS.includes(name)) {
         throw bad(
-          `unknown parameter ${name.slice(0, 100)}; known: trait.<name>, ${SEARCH_PARAMS.join(', ')}`,
+          `unknown parameter ${name.slice(0, 100)}; known: trait.<name> or trait[<name>], ${SEARCH_PARAMS.join(', ')}`,
         );
       }
     }
