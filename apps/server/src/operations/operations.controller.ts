@@ -211,7 +211,7 @@ function rebuildOptionsOrThrow(body: unknown): {
     ) {
       throw new ProjectionOperationError(
         'INVALID_RANGE',
-        'until must be an ISO 8601 time, e.g. 2026-11-01T00:00:00Z',
+        'until must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00Z (a date alone does not say which moment of the day)',
       );
     }
     if (to !== undefined && to !== null) {

@@ -95,28 +95,28 @@ export class ProjectionStatusReader {
 
   /** The checkpoint of the visible event at a global position, or null when there is none. */
   async checkpointAt(position: bigint): Promise<GlobalCheckpoint | null> {
-    const { rows } = await this.pool.query<{ transaction_id: string }>(
-      `SELECT transaction_id::text AS transaction_id FROM event_store.events
+    const { rows } = await this.pool.query<{ tx: string }>(
+      `SELECT transaction_id::text AS tx FROM event_store.events
         WHERE global_position = $1 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`,
       [position.toString()],
     );
     const row = rows[0];
-    return row ? { transactionId: BigInt(row.transaction_id), position } : null;
+    return row ? { transactionId: BigInt(row.tx), position } : null;
   }
 
   /** The checkpoint of the last visible event stored at or before `time`, or null when none is. */
   async checkpointAtTime(time: Date): Promise<GlobalCheckpoint | null> {
-    const { rows } = await this.pool.query<{ transaction_id: string; position: string }>(
-      `SELECT transaction_id::text AS transaction_id, global_position::text AS position
+    // Aliases differ from the columns: under the column's own name, ORDER BY would sort the
+    // text output, and '999' > '1000' picks an early event once transaction ids gain a digit.
+    const { rows } = await this.pool.query<{ tx: string; pos: string }>(
+      `SELECT transaction_id::text AS tx, global_position::text AS pos
          FROM event_store.events
         WHERE recorded_at <= $1 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
       [time],
     );
     const row = rows[0];
-    return row
-      ? { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) }
-      : null;
+    return row ? { transactionId: BigInt(row.tx), position: BigInt(row.pos) } : null;
   }
 
   /** Whether some session holds the projection's advisory lock (a live projector or a rebuild). */
