@@ -1,5 +1,6 @@
 import { TouchlineException } from '../common/touchline.exception';
 import { isJsonObject } from '../collector/segment/segment-message';
+import { parseInstant } from '../common/instant';
 
 /** Read untrusted admin request fields; every problem is a 400 naming the field. */
 export class RequestFields {
@@ -68,8 +69,8 @@ export class RequestFields {
   futureDate(field: string, now: Date): Date | undefined {
     const value = this.get(field);
     if (value === undefined || value === null) return undefined;
-    const date = typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
-    if (Number.isNaN(date.getTime()) || date <= now) {
+    const date = typeof value === 'string' ? parseInstant(value) : null;
+    if (date === null || date <= now) {
       throw new TouchlineException(
         'INVALID_REQUEST',
         `${field} must be an ISO-8601 date-time in the future`,

@@ -21,6 +21,7 @@ import {
 } from './projection-operations.exception';
 import type { RebuildProgress } from './projection-rebuilder';
 import { ProjectionOperations, type ProjectionView } from './projection-operations';
+import { parseInstant } from '../common/instant';
 
 /** Projection operations on the admin API: list, inspect, rebuild, cancel, roll back. Every change audited. */
 @ApiTags('admin')
@@ -203,12 +204,12 @@ function rebuildOptionsOrThrow(body: unknown): {
   }
   const chosen = strategy as Strategy;
   if (until !== undefined && until !== null) {
-    const time = typeof until === 'string' ? new Date(until) : null;
-    if (
-      time === null ||
-      Number.isNaN(time.getTime()) ||
-      !/^\d{4}-\d{2}-\d{2}T/.test(until as string)
-    ) {
+    // A date-time (a zone-less one is UTC); a date alone does not say which moment of the day.
+    const time =
+      typeof until === 'string' && /^\d{4}-\d{2}-\d{2}[T ]/i.test(until)
+        ? parseInstant(until)
+        : null;
+    if (time === null) {
       throw new ProjectionOperationError(
         'INVALID_RANGE',
         'until must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00Z (a date alone does not say which moment of the day)',

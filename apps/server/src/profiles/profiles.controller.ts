@@ -23,6 +23,7 @@ import {
   type SortKey,
   type TimelineEntryDto,
 } from './profile-queries';
+import { parseInstant } from '../common/instant';
 
 type QueryParams = Record<string, string | string[] | undefined>;
 
@@ -90,10 +91,9 @@ function orderParam(query: QueryParams, fallback: 'asc' | 'desc'): 'asc' | 'desc
 function dateParam(query: QueryParams, name: string): Date | null {
   const value = single(query, name);
   if (value === undefined) return null;
-  const date = new Date(value);
-  if (value.length > 40 || !/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
-    throw bad(`${name} must be an ISO-8601 date or date-time`);
-  }
+  // A zone-less date-time is UTC, whatever the server's zone.
+  const date = value.length > 40 ? null : parseInstant(value);
+  if (date === null) throw bad(`${name} must be an ISO-8601 date or date-time`);
   return date;
 }
 

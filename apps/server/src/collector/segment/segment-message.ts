@@ -1,4 +1,5 @@
 import { stableUuid } from '../../common/ids';
+import { parseInstant } from '../../common/instant';
 
 /** A problem with one field of one message: the field's path and the rule it broke. */
 export interface FieldError {
@@ -93,7 +94,9 @@ export class MessageReader {
       this.fail(field, 'iso-8601', `${field} must be an ISO-8601 date-time string`);
       return null;
     }
-    const date = new Date(value);
+    // An ISO-8601 date-time without a zone is UTC, whatever the server's zone; other strings
+    // Date reads (as before), and numbers are epoch milliseconds.
+    const date = (typeof value === 'string' ? parseInstant(value) : null) ?? new Date(value);
     // Dates outside these years are client bugs (epoch seconds sent as ms, zero dates).
     if (
       Number.isNaN(date.getTime()) ||

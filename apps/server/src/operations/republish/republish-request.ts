@@ -1,5 +1,6 @@
 import { EVENT_CATALOG, isJsonObject } from '@touchline/contracts';
 import { RepublishError } from './republish.exception';
+import { parseInstant } from '../../common/instant';
 
 /** One end of the range: a global position (an event's), or a store time. */
 export type RangeBound =
@@ -33,7 +34,6 @@ export const MAX_RATE_LIMIT = 1_000_000;
 const FIELDS = ['topic', 'from', 'to', 'eventTypes', 'rateLimit', 'name', 'resume'];
 // Kafka's own rule for topic names; a job name follows it so the default (the topic) fits.
 const KAFKA_NAME = /^[A-Za-z0-9._-]{1,249}$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 const KNOWN_TYPES = new Set<string>(EVENT_CATALOG.map((entry) => entry.type));
 
 /**
@@ -133,9 +133,9 @@ function boundField(value: unknown, field: string, problems: string[]): RangeBou
   if (typeof value === 'string' && /^\d{1,19}$/.test(value) && BigInt(value) >= 1n) {
     return { kind: 'position', position: BigInt(value) };
   }
-  if (typeof value === 'string' && ISO_TIME.test(value) && !Number.isNaN(Date.parse(value))) {
-    return { kind: 'time', time: new Date(value) };
-  }
+  // A zone-less date-time is UTC, whatever the server's zone.
+  const time = typeof value === 'string' ? parseInstant(value) : null;
+  if (time !== null) return { kind: 'time', time };
   problems.push(
     `${field} must be a global position (a whole number from 1) or an ISO-8601 time (e.g. 2026-01-31T12:00:00Z)`,
   );
