@@ -15,13 +15,13 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiKeyGuard, type AuthenticatedRequest, RequireRole } from '../auth/api-key.guard';
 import { AuditLog } from '../auth/audit-log';
 import { isJsonObject } from '../collector/segment/segment-message';
+import { parseInstant } from '../common/instant';
 import {
   ProjectionOperationError,
   ProjectionOperationErrorFilter,
 } from './projection-operations.exception';
 import type { RebuildProgress } from './projection-rebuilder';
 import { ProjectionOperations, type ProjectionView } from './projection-operations';
-import { parseInstant } from '../common/instant';
 
 /** Projection operations on the admin API: list, inspect, rebuild, cancel, roll back. Every change audited. */
 @ApiTags('admin')

@@ -13,6 +13,7 @@ import { limitParam, uuidParam } from '../admin/request-parsing';
 import { ApiKeyGuard, RequireRole } from '../auth/api-key.guard';
 import { ProfileAsOf, type ProfileAsOfDto } from './profile-as-of';
 import { TouchlineException } from '../common/touchline.exception';
+import { parseInstant } from '../common/instant';
 import {
   type Page,
   type ProfileDto,
@@ -23,7 +24,6 @@ import {
   type SortKey,
   type TimelineEntryDto,
 } from './profile-queries';
-import { parseInstant } from '../common/instant';
 
 type QueryParams = Record<string, string | string[] | undefined>;
 

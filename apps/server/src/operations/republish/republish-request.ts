@@ -1,6 +1,6 @@
 import { EVENT_CATALOG, isJsonObject } from '@touchline/contracts';
-import { RepublishError } from './republish.exception';
 import { parseInstant } from '../../common/instant';
+import { RepublishError } from './republish.exception';
 
 /** One end of the range: a global position (an event's), or a store time. */
 export type RangeBound =
